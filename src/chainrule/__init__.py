@@ -1,0 +1,94 @@
+"""chainrule: train and understand neural networks by backpropagation, with NumPy as the engine.
+
+The engine (``Tensor``, primitives, ``backward``, ``gradcheck``) is imported eagerly and is light;
+the training loop, data sets and model files load on first use so the command line starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from chainrule import errors
+from chainrule.autodiff import (
+    GradcheckPrecisionWarning,
+    Tensor,
+    abs,
+    add,
+    broadcast_to,
+    clip,
+    concatenate,
+    detect_anomaly,
+    div,
+    enable_grad,
+    exp,
+    getitem,
+    gradcheck,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    leaky_relu,
+    log,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    neg,
+    no_grad,
+    pad,
+    permute,
+    pow,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    sqrt,
+    stack,
+    sub,
+    sum,
+    tanh,
+    tensor,
+    transpose,
+    where,
+)
+
+__version__ = "0.1.0"
+
+# Public names that live in heavier subpackages, imported on first access.
+_LAZY = {
+    "nn": "chainrule.nn",
+    "optim": "chainrule.optim",
+    "data": "chainrule.data",
+    "metrics": "chainrule.metrics",
+    "callbacks": "chainrule.callbacks",
+    "regularizers": "chainrule.regularizers",
+    "Trainer": "chainrule.training",
+    "History": "chainrule.training",
+    "save": "chainrule.io",
+    "load": "chainrule.io",
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+    module = importlib.import_module(target)
+    value = module if target.endswith("." + name) else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
+    "is_anomaly_enabled", "gradcheck", "GradcheckPrecisionWarning", "errors",
+    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "tanh", "sigmoid",
+    "relu", "leaky_relu", "maximum", "minimum", "where", "clip", "matmul", "sum", "mean", "max",
+    "min", "logsumexp", "log_softmax", "softmax", "reshape", "transpose", "permute",
+    "broadcast_to", "getitem", "concatenate", "stack", "pad",
+    *_LAZY,
+]  # fmt: skip

@@ -1,0 +1,99 @@
+"""Per-thread engine switches: whether graphs are recorded and whether anomalies are hunted."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "is_anomaly_enabled"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _State(threading.local):
+    """Thread-local flags: one thread's ``no_grad`` never leaks into another's training."""
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.anomaly = False
+
+
+_state = _State()
+
+
+def is_grad_enabled() -> bool:
+    """True when operations record the graph needed for ``backward()``."""
+    return _state.grad_enabled
+
+
+def is_anomaly_enabled() -> bool:
+    """True inside ``detect_anomaly()``."""
+    return _state.anomaly
+
+
+class _Switch:
+    """A context manager (and decorator) that sets one flag and restores it on exit."""
+
+    _attr = ""
+    _value = True
+
+    def __enter__(self) -> None:
+        self._previous = getattr(_state, self._attr)
+        setattr(_state, self._attr, self._value)
+
+    def __exit__(self, *exc: object) -> None:
+        setattr(_state, self._attr, self._previous)
+
+    def __call__(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_Switch):  # noqa: N801 - named like the PyTorch context users know
+    """Run operations without recording a graph (inference, weight updates).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> with cr.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+
+    _attr = "grad_enabled"
+    _value = False
+
+
+class enable_grad(_Switch):  # noqa: N801
+    """Record graphs again inside a ``no_grad`` block."""
+
+    _attr = "grad_enabled"
+    _value = True
+
+
+class detect_anomaly(_Switch):  # noqa: N801
+    """Raise ``AnomalyError`` as soon as a forward or backward value becomes NaN or infinite.
+
+    The error names the operation that produced the value and the line of user code that
+    created it. It costs a stack capture per operation, so use it for debugging only.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([-1.0], requires_grad=True)
+    >>> with cr.detect_anomaly():
+    ...     y = x.log()  # doctest: +SKIP
+    Traceback (most recent call last):
+    chainrule.errors.AnomalyError: forward of 'log' produced NaN ...
+    """
+
+    _attr = "anomaly"
+    _value = True
