@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chainrule.autodiff import mode
-from chainrule.autodiff.primitive import check_backward
+from chainrule.autodiff.primitive import check_backward, quiet
 from chainrule.errors import GradientError, ShapeError
 
 if TYPE_CHECKING:
@@ -106,7 +106,11 @@ def backward(root: Tensor, grad: Any, retain_graph: bool = False) -> None:
         if op.inputs is None:
             raise GradientError(_FREED)
         inputs, needs = op.inputs, op.needs_grad or ()
-        in_grads = op.backward(g)
+        if anomaly:
+            with quiet():
+                in_grads = op.backward(g)
+        else:
+            in_grads = op.backward(g)
         for index, (inp, need, ig) in enumerate(zip(inputs, needs, in_grads)):
             if not need or ig is None:
                 continue
