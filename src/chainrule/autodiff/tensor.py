@@ -42,7 +42,7 @@ def _check_differentiable(array: Any) -> None:
     """Only floating tensors can carry gradients."""
     if array.dtype.kind not in "fc":
         raise DtypeError(
-            f"only floating tensors can require gradients, got dtype {array.dtype}; "
+            f"only floating tensors can require gradients, got {array.dtype}; "
             "convert with dtype='float32' (integer tensors are for labels and indices)"
         )
 
