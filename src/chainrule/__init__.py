@@ -13,48 +13,16 @@ from chainrule import errors
 from chainrule.autodiff import (
     GradcheckPrecisionWarning,
     Tensor,
-    abs,
-    add,
-    broadcast_to,
-    clip,
-    concatenate,
     detect_anomaly,
-    div,
     enable_grad,
-    exp,
-    getitem,
     gradcheck,
     is_anomaly_enabled,
     is_grad_enabled,
-    leaky_relu,
-    log,
-    log_softmax,
-    logsumexp,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    mul,
-    neg,
     no_grad,
-    pad,
-    permute,
-    pow,
-    relu,
-    reshape,
-    sigmoid,
-    softmax,
-    sqrt,
-    stack,
-    sub,
-    sum,
-    tanh,
     tensor,
-    transpose,
-    where,
 )
+from chainrule.autodiff.functions import *  # noqa: F403 - every primitive's function form
+from chainrule.autodiff.functions import __all__ as _function_names
 
 __version__ = "0.1.0"
 
@@ -85,10 +53,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
-    "is_anomaly_enabled", "gradcheck", "GradcheckPrecisionWarning", "errors",
-    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "tanh", "sigmoid",
-    "relu", "leaky_relu", "maximum", "minimum", "where", "clip", "matmul", "sum", "mean", "max",
-    "min", "logsumexp", "log_softmax", "softmax", "reshape", "transpose", "permute",
-    "broadcast_to", "getitem", "concatenate", "stack", "pad",
+    "is_anomaly_enabled", "gradcheck", "GradcheckPrecisionWarning", "errors", "__version__",
+    *_function_names,
     *_LAZY,
 ]  # fmt: skip

@@ -54,6 +54,15 @@ def _add_at(shape: tuple[int, ...], index: Any) -> Callable[[np.ndarray], np.nda
     return lambda a: a[index]
 
 
+def _ce(logits: np.ndarray, target: np.ndarray, reduction: str = "mean", s: float = 0.0) -> Any:
+    logp = np.log(_softmax(logits, -1))
+    n, c = logits.shape
+    losses = -(1 - s) * logp[np.arange(n), target] - s / c * logp.sum(axis=1)
+    return {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
+
+
+LABELS = np.array([2, 0, 1, 2])
+
 SAMPLES: dict[str, list[Case]] = {
     "add": [
         Case(cr.add, np.add, [r(3, 4), r(3, 4)]),
@@ -143,6 +152,22 @@ SAMPLES: dict[str, list[Case]] = {
         Case(cr.matmul, np.matmul, [r(4), r(4)], id="vector-vector"),
         Case(cr.matmul, np.matmul, [r(4), r(2, 4, 3)], id="vector-batched"),
         Case(cr.matmul, np.matmul, [r(2, 3, 4), r(4)], id="batched-vector"),
+    ],
+    "linear": [
+        Case(cr.linear, lambda x, w, b: x @ w.T + b, [r(5, 4), r(3, 4), r(3)], id="bias"),
+        Case(cr.linear, lambda x, w: x @ w.T, [r(5, 4), r(3, 4)], id="no-bias"),
+        Case(cr.linear, lambda x, w, b: x @ w.T + b, [r(2, 5, 4), r(3, 4), r(3)], id="3d-input"),
+    ],
+    "softmax_cross_entropy": [
+        Case(lambda z: cr.softmax_cross_entropy(z, LABELS), lambda z: _ce(z, LABELS), [r(4, 3)]),
+        Case(lambda z: cr.softmax_cross_entropy(z, LABELS, "sum"),
+             lambda z: _ce(z, LABELS, "sum"), [r(4, 3)], id="sum"),  # fmt: skip
+        Case(lambda z: cr.softmax_cross_entropy(z, LABELS, "none"),
+             lambda z: _ce(z, LABELS, "none"), [r(4, 3)], id="none"),  # fmt: skip
+        Case(lambda z: cr.softmax_cross_entropy(z, LABELS, label_smoothing=0.1),
+             lambda z: _ce(z, LABELS, s=0.1), [r(4, 3)], id="smoothing"),  # fmt: skip
+        Case(lambda z: cr.softmax_cross_entropy(z, LABELS[:1]),
+             lambda z: 0.0 * z.sum(), [np.array([[0.0, 0.0, 1000.0]])], id="logit-1000"),
     ],
     "sum": [
         Case(lambda a: a.sum(), np.sum, [r(3, 4)], id="all"),

@@ -11,7 +11,7 @@ from typing import Any
 
 from chainrule.autodiff.ops import activation as act
 from chainrule.autodiff.ops import elementwise as ew
-from chainrule.autodiff.ops import linalg, reduce
+from chainrule.autodiff.ops import linalg, loss, reduce
 from chainrule.autodiff.ops import shape as shape_ops
 from chainrule.autodiff.primitive import Primitive
 from chainrule.autodiff.tensor import Tensor, as_array
@@ -21,7 +21,7 @@ __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "tanh", "sigmoid",
     "relu", "leaky_relu", "maximum", "minimum", "where", "clip", "matmul", "sum", "mean", "max",
     "min", "logsumexp", "log_softmax", "softmax", "reshape", "transpose", "permute",
-    "broadcast_to", "getitem", "concatenate", "stack", "pad",
+    "broadcast_to", "getitem", "concatenate", "stack", "pad", "linear", "softmax_cross_entropy",
 ]  # fmt: skip
 
 
@@ -254,3 +254,30 @@ def _lift_all(tensors: Sequence[Any], op: str) -> list[Tensor]:
 def pad(a: Any, pad_width: Any, value: float = 0.0) -> Tensor:
     """Pad with a constant; ``pad_width`` as in ``numpy.pad`` (per-axis ``(before, after)``)."""
     return shape_ops.Pad.apply(_lift(a), pad_width=pad_width, value=value)
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """``x @ weight.T + bias`` in one fused step (``weight`` is ``(out_features, in_features)``)."""
+    tx = _lift(x)
+    like = tx.data
+    tw = _lift(weight, like)
+    if bias is None:
+        return linalg.Linear.apply(tx, tw)
+    return linalg.Linear.apply(tx, tw, _lift(bias, like))
+
+
+def softmax_cross_entropy(
+    logits: Any, target: Any, reduction: str = "mean", label_smoothing: float = 0.0
+) -> Tensor:
+    """Cross-entropy of logits ``(N, C)`` against integer class indices ``(N,)``, fused and stable.
+
+    ``reduction`` is ``"mean"``, ``"sum"`` or ``"none"``; ``label_smoothing`` in ``[0, 1)`` mixes
+    the one-hot target with the uniform distribution.
+    """
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ConfigError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+    tl = _lift(logits)
+    tt = target if isinstance(target, Tensor) else Tensor(as_array(target))
+    return loss.SoftmaxCrossEntropy.apply(
+        tl, tt, reduction=reduction, label_smoothing=float(label_smoothing)
+    )

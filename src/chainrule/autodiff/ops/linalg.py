@@ -52,3 +52,39 @@ class MatMul(Primitive):
             if b.ndim == 1:
                 gb = gb.squeeze(-1)
         return ga, gb
+
+
+class Linear(Primitive):
+    """Fused ``x @ weight.T + bias`` (weight stored ``(out, in)`` as in PyTorch).
+
+    Fused for speed: the weight gradient ``g.T @ x`` comes out contiguous in the weight's own
+    layout (no transposed copy), and the bias is added in place on the fresh product.
+    """
+
+    name = "linear"
+
+    def forward(self, x: Any, weight: Any, bias: Any = None) -> Any:
+        if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+            raise ShapeError(
+                f"linear: input of shape {x.shape} does not fit a weight of shape {weight.shape} "
+                f"(the input's last axis must be in_features = {weight.shape[-1]})"
+            )
+        if bias is not None and bias.shape != (weight.shape[0],):
+            raise ShapeError(
+                f"linear: bias of shape {bias.shape} does not fit a weight of shape "
+                f"{weight.shape}; expected ({weight.shape[0]},)"
+            )
+        self.x, self.weight = x, weight
+        out = x @ weight.T
+        if bias is not None:
+            out += bias
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        needs = self.needs_grad or ()
+        x, weight = self.x, self.weight
+        gx = g @ weight if needs[0] else None
+        g2 = g.reshape(-1, g.shape[-1])
+        gw = g2.T @ x.reshape(-1, x.shape[-1]) if needs[1] else None
+        gb = g2.sum(axis=0) if len(needs) > 2 and needs[2] else None
+        return gx, gw, gb

@@ -1,0 +1,72 @@
+"""Fused loss primitives: softmax cross-entropy on class indices, stable and fast."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.autodiff.backend import namespace
+from chainrule.autodiff.primitive import Primitive
+from chainrule.errors import ConfigError, DtypeError, ShapeError
+
+
+class SoftmaxCrossEntropy(Primitive):
+    """Cross-entropy of logits ``(N, C)`` against integer classes ``(N,)``, with label smoothing.
+
+    ``loss_i = -(1 - s) * log p[i, y_i] - s / C * sum_c log p[i, c]`` where ``p = softmax``.
+    Fused because the gradient is simply ``(softmax - q) * g`` with ``q`` the smoothed one-hot
+    target: no log-probability matrix has to flow back through a gather.
+    """
+
+    name = "softmax_cross_entropy"
+
+    def forward(
+        self, logits: Any, target: Any, reduction: str = "mean", label_smoothing: float = 0.0
+    ) -> Any:
+        xp = namespace(logits)
+        if logits.ndim != 2:
+            raise ShapeError(f"cross_entropy: logits must be (N, C), got shape {logits.shape}")
+        if target.shape != logits.shape[:1]:
+            raise ShapeError(
+                f"cross_entropy: target of shape {target.shape} does not match logits of shape "
+                f"{logits.shape}; expected class indices of shape ({logits.shape[0]},)"
+            )
+        if target.dtype.kind not in "iu":
+            raise DtypeError(f"cross_entropy: class targets must be integers, got {target.dtype}")
+        n, c = logits.shape
+        if n and (target.min() < 0 or target.max() >= c):
+            bad = target[(target < 0) | (target >= c)][0]
+            raise ShapeError(
+                f"cross_entropy: target class {bad} is outside [0, {c}) for {c} logits"
+            )
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        exp = xp.exp(shifted)
+        total = exp.sum(axis=1, keepdims=True)
+        rows = xp.arange(n)
+        log_total = xp.log(total)
+        picked = shifted[rows, target] - log_total[:, 0]
+        losses = -picked
+        if label_smoothing:
+            mean_logp = shifted.mean(axis=1) - log_total[:, 0]
+            losses = (1 - label_smoothing) * losses - label_smoothing * mean_logp
+        self.probs, self.target, self.rows = exp / total, target, rows
+        self.reduction, self.smoothing = reduction, label_smoothing
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(
+                f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
+            )
+        if reduction == "none":
+            return losses
+        total_loss = losses.sum()
+        return total_loss / n if reduction == "mean" else total_loss
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        n, c = self.probs.shape
+        grad = self.probs.copy()  # softmax - q (a copy: backward may run again, retain_graph)
+        if self.smoothing:
+            grad -= self.smoothing / c
+        grad[self.rows, self.target] -= 1 - self.smoothing
+        if self.reduction == "none":
+            grad *= g[:, None]
+        else:
+            grad *= g / n if self.reduction == "mean" else g
+        return grad, None
