@@ -1,0 +1,32 @@
+"""Data: IDX files, ready-made data sets (MNIST, Fashion-MNIST, bundled digits, CSV), loaders.
+
+Everything here works on NumPy arrays and needs nothing from the engine.
+"""
+
+from __future__ import annotations
+
+from chainrule.data.datasets import (
+    FASHION_MNIST_CLASSES,
+    MNIST_CLASSES,
+    SYSTEM_DATA_DIRS,
+    find_dataset,
+    load_csv,
+    load_digits,
+    load_fashion_mnist,
+    load_mnist,
+    search_paths,
+)
+from chainrule.data.download import CHECKSUMS, MIRRORS, cache_dir, download_dataset, download_file
+from chainrule.data.idx import read_idx, write_idx
+from chainrule.data.loader import ArrayDataset, DataLoader
+from chainrule.data.transforms import one_hot, standardize, train_val_split
+
+__all__ = [
+    "read_idx", "write_idx",
+    "load_mnist", "load_fashion_mnist", "load_digits", "load_csv",
+    "search_paths", "find_dataset", "cache_dir", "SYSTEM_DATA_DIRS",
+    "MNIST_CLASSES", "FASHION_MNIST_CLASSES",
+    "MIRRORS", "CHECKSUMS", "download_file", "download_dataset",
+    "ArrayDataset", "DataLoader",
+    "train_val_split", "standardize", "one_hot",
+]  # fmt: skip

@@ -1,0 +1,525 @@
+"""Ready-made data sets: MNIST and Fashion-MNIST (found or downloaded), bundled digits, CSV."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import math
+import os
+import zlib
+from importlib import resources
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from chainrule.data import download as _download
+from chainrule.data.idx import read_idx
+from chainrule.data.transforms import train_val_split
+from chainrule.errors import ConfigError, DataNotFoundError, FormatError, ShapeError
+
+__all__ = [
+    "load_mnist",
+    "load_fashion_mnist",
+    "load_digits",
+    "load_csv",
+    "search_paths",
+    "find_dataset",
+    "SYSTEM_DATA_DIRS",
+    "MNIST_CLASSES",
+    "FASHION_MNIST_CLASSES",
+]
+
+#: System-wide roots; a data set lives in ``<root>/<dataset>/`` (Debian's dataset-fashion-mnist
+#: installs /usr/share/datasets/fashion-mnist/).
+SYSTEM_DATA_DIRS: list[Path] = [Path("/usr/share/datasets"), Path("/usr/local/share/datasets")]
+
+#: The IDX files of an MNIST-style data set, in the order (train x, train y, test x, test y).
+MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+MNIST_CLASSES = tuple(str(d) for d in range(10))
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def search_paths(dataset: str, data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The folders searched for ``dataset``, in order (duplicates removed).
+
+    1. ``data_dir`` and ``data_dir/<dataset>`` when given;
+    2. ``$CHAINRULE_DATA`` and ``$CHAINRULE_DATA/<dataset>`` when set;
+    3. the user cache, ``$XDG_CACHE_HOME/chainrule/<dataset>`` or ``~/.cache/chainrule/<dataset>``;
+    4. ``<root>/<dataset>`` for each root of :data:`SYSTEM_DATA_DIRS`.
+
+    Examples
+    --------
+    >>> from chainrule.data import search_paths
+    >>> search_paths("mnist", "/data")[:2]
+    [PosixPath('/data'), PosixPath('/data/mnist')]
+    """
+    folders: list[Path] = []
+    if data_dir is not None:
+        folders += [Path(data_dir), Path(data_dir) / dataset]
+    env = os.environ.get("CHAINRULE_DATA")
+    if env:
+        folders += [Path(env), Path(env) / dataset]
+    folders.append(_download.cache_dir(dataset))
+    folders += [Path(root) / dataset for root in SYSTEM_DATA_DIRS]
+    return list(dict.fromkeys(folders))
+
+
+def _locate(folder: Path, stem: str) -> Path | None:
+    """The uncompressed file if present (faster to read), else the .gz one, else None."""
+    for candidate in (folder / stem, folder / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def find_dataset(
+    dataset: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    files: tuple[str, ...] = MNIST_FILES,
+) -> Path | None:
+    """The first folder of :func:`search_paths` that holds all of ``files``, or None."""
+    for folder in search_paths(dataset, data_dir):
+        if all(_locate(folder, stem) for stem in files):
+            return folder
+    return None
+
+
+def _not_found_message(dataset: str, folders: list[Path], files: tuple[str, ...]) -> str:
+    """Every folder searched, the files expected and where to put them."""
+    lines = [f"{dataset}: the data set files were not found. Folders searched, in order:"]
+    for folder in folders:
+        present = [s for s in files if _locate(folder, s)]
+        note = f" (has {len(present)} of {len(files)} files)" if present else ""
+        lines.append(f"  {folder}{note}")
+    lines.append("Files expected (each may also be uncompressed, without .gz):")
+    lines += [f"  {stem}.gz" for stem in files]
+    lines.append(
+        f"Put them in one of these folders (for example {_download.cache_dir(dataset)}), "
+        "set $CHAINRULE_DATA to their folder, or pass data_dir=..."
+    )
+    if dataset == "fashion-mnist":
+        lines.append(
+            "On Debian/Ubuntu: `sudo apt-get install dataset-fashion-mnist` installs them "
+            "into /usr/share/datasets/fashion-mnist/."
+        )
+    return "\n".join(lines)
+
+
+def _check_pair(images: np.ndarray, labels: np.ndarray, img_path: Path, lbl_path: Path) -> None:
+    """Images (N, 28, 28) uint8 and labels (N,) uint8 in 0..9, with matching N."""
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise FormatError(
+            f"{img_path}: expected uint8 images of shape (N, 28, 28), got {images.dtype} "
+            f"{images.shape}; the file is not an MNIST-style image file"
+        )
+    if labels.dtype != np.uint8 or labels.ndim != 1:
+        raise FormatError(
+            f"{lbl_path}: expected uint8 labels of shape (N,), got {labels.dtype} "
+            f"{labels.shape}; the file is not an MNIST-style label file"
+        )
+    if labels.shape[0] != images.shape[0]:
+        raise FormatError(
+            f"{lbl_path}: holds {labels.shape[0]} labels but {img_path} holds "
+            f"{images.shape[0]} images; the files do not belong together"
+        )
+    if labels.size and int(labels.max()) > 9:
+        bad = int(np.flatnonzero(labels > 9)[0])
+        raise FormatError(
+            f"{lbl_path}: label {int(labels[bad])} at index {bad} is outside 0..9; "
+            "the file is corrupt or not a 10-class label file"
+        )
+
+
+def _to_unit_float(images: np.ndarray) -> np.ndarray:
+    """uint8 0..255 -> float32 0..1 (correctly rounded division, no float64 temporary)."""
+    out = images.astype(np.float32)
+    out /= np.float32(255.0)
+    return out
+
+
+def _load_mnist_like(
+    dataset: str,
+    data_dir: str | os.PathLike[str] | None,
+    download: bool,
+    progress: bool,
+    mirrors: list[str] | None,
+    checksums: dict[str, str] | None,
+    timeout: float,
+) -> tuple[Split, Split]:
+    """Find (or download) and read the four IDX files of an MNIST-style data set."""
+    folder = find_dataset(dataset, data_dir, MNIST_FILES)
+    if folder is None:
+        searched = search_paths(dataset, data_dir)
+        if not download:
+            raise DataNotFoundError(
+                _not_found_message(dataset, searched, MNIST_FILES)
+                + "\n(download=False, so nothing was downloaded; download=True fetches them "
+                "into the cache when online.)"
+            )
+        target = _download.cache_dir(dataset)
+        existed = target.exists()
+        try:
+            _download.download_dataset(
+                dataset, [f"{s}.gz" for s in MNIST_FILES], target,
+                mirrors=mirrors, checksums=checksums, timeout=timeout, progress=progress,
+            )  # fmt: skip
+        except DataNotFoundError as exc:
+            if not existed:  # leave no empty cache folder behind
+                with contextlib.suppress(OSError):
+                    target.rmdir()
+            raise DataNotFoundError(
+                _not_found_message(dataset, searched, MNIST_FILES)
+                + f"\nDownloading into {target} failed too (offline?):\n{exc}"
+            ) from None
+        folder = target
+    paths = [_locate(folder, stem) for stem in MNIST_FILES]
+    if any(p is None for p in paths):  # removed between the search and now
+        raise DataNotFoundError(_not_found_message(dataset, [folder], MNIST_FILES))
+    arrays = [read_idx(p) for p in paths if p is not None]
+    x_tr, y_tr, x_te, y_te = arrays
+    img_tr, lbl_tr, img_te, lbl_te = (p for p in paths if p is not None)
+    _check_pair(x_tr, y_tr, img_tr, lbl_tr)
+    _check_pair(x_te, y_te, img_te, lbl_te)
+    return (
+        (_to_unit_float(x_tr), y_tr.astype(np.int64)),
+        (_to_unit_float(x_te), y_te.astype(np.int64)),
+    )
+
+
+def load_mnist(
+    data_dir: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    progress: bool = True,
+    *,
+    mirrors: list[str] | None = None,
+    checksums: dict[str, str] | None = None,
+    timeout: float = _download.DEFAULT_TIMEOUT,
+) -> tuple[Split, Split]:
+    """Load MNIST handwritten digits: 60000 training and 10000 test images.
+
+    The four IDX files (``train-images-idx3-ubyte.gz`` etc., gzipped or not) are looked for
+    in the folders of :func:`search_paths`; if none has them and ``download`` is true, they
+    are downloaded into the user cache from :data:`~chainrule.data.download.MIRRORS`,
+    with MD5 checks.
+
+    Parameters
+    ----------
+    data_dir : str or PathLike, optional
+        Folder to look in first (the files directly in it, or in ``data_dir/mnist``).
+    download : bool
+        Download into the cache when the files are not found.
+    progress : bool
+        Show a download progress bar.
+    mirrors, checksums, timeout : optional
+        Override the download mirrors, MD5 table and per-read timeout (seconds).
+
+    Returns
+    -------
+    ((x_train, y_train), (x_test, y_test))
+        Images as float32 in [0, 1] of shape (N, 28, 28) (flatten with
+        ``x.reshape(len(x), -1)`` for a dense network); labels as int64 in 0..9.
+
+    Raises
+    ------
+    DataNotFoundError
+        The files are nowhere and cannot be downloaded; the message lists every folder searched.
+    FormatError
+        A file is corrupt, or a download fails its checksum.
+
+    Examples
+    --------
+    >>> from chainrule.data import load_mnist
+    >>> (x, y), (xt, yt) = load_mnist()  # doctest: +SKIP
+    >>> x.shape, x.dtype, y.dtype  # doctest: +SKIP
+    ((60000, 28, 28), dtype('float32'), dtype('int64'))
+    """
+    return _load_mnist_like("mnist", data_dir, download, progress, mirrors, checksums, timeout)
+
+
+def load_fashion_mnist(
+    data_dir: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    progress: bool = True,
+    *,
+    mirrors: list[str] | None = None,
+    checksums: dict[str, str] | None = None,
+    timeout: float = _download.DEFAULT_TIMEOUT,
+) -> tuple[Split, Split]:
+    """Load Fashion-MNIST (Zalando article images, 10 classes): 60000 train, 10000 test.
+
+    Same file names, search order and return values as :func:`load_mnist`; the subfolder
+    searched is ``fashion-mnist`` (as Debian's ``dataset-fashion-mnist`` package installs
+    it, in /usr/share/datasets/fashion-mnist/). Class names are in
+    :data:`FASHION_MNIST_CLASSES`.
+
+    Examples
+    --------
+    >>> from chainrule.data import load_fashion_mnist, FASHION_MNIST_CLASSES
+    >>> (x, y), (xt, yt) = load_fashion_mnist(download=False)  # doctest: +SKIP
+    >>> FASHION_MNIST_CLASSES[int(y[0])]  # doctest: +SKIP
+    'Ankle boot'
+    """
+    return _load_mnist_like(
+        "fashion-mnist", data_dir, download, progress, mirrors, checksums, timeout
+    )
+
+
+def _bundled(name: str) -> Path:
+    """Path of a file shipped in chainrule/data/bundled/."""
+    return Path(str(resources.files("chainrule.data") / "bundled" / name))
+
+
+def load_digits(
+    test_size: float = 0.2, seed: int = 0, stratify: bool = True
+) -> tuple[Split, Split]:
+    """Load the bundled 8x8 handwritten digits (1797 images, UCI optical digits; no download).
+
+    The images are those of scikit-learn's ``load_digits`` (the UCI "Optical Recognition of
+    Handwritten Digits" test set, CC BY 4.0), shipped inside chainrule as a gzipped IDX pair.
+
+    Parameters
+    ----------
+    test_size : float
+        Fraction held out as the test split, in (0, 1).
+    seed : int
+        Seed of the split; the same seed always gives the same split.
+    stratify : bool
+        Keep each digit's share equal in both splits.
+
+    Returns
+    -------
+    ((x_train, y_train), (x_test, y_test))
+        Images as float32 in [0, 1] (pixel counts 0..16 divided by 16) of shape (N, 8, 8);
+        labels as int64 in 0..9. With the defaults, 1438 train and 359 test images.
+
+    Examples
+    --------
+    >>> from chainrule.data import load_digits
+    >>> (x, y), (xt, yt) = load_digits()
+    >>> x.shape, xt.shape, x.dtype, y.dtype
+    ((1438, 8, 8), (359, 8, 8), dtype('float32'), dtype('int64'))
+    """
+    if isinstance(test_size, bool) or not 0.0 < float(test_size) < 1.0:
+        raise ConfigError(
+            f"load_digits: test_size must be a fraction in (0, 1), got {test_size!r}; "
+            "for example 0.2 holds out a fifth"
+        )
+    images = read_idx(_bundled("digits-images-idx3-ubyte.gz"))
+    labels = read_idx(_bundled("digits-labels-idx1-ubyte.gz"))
+    x = images.astype(np.float32) / np.float32(16.0)
+    y = labels.astype(np.int64)
+    (x_tr, y_tr), (x_te, y_te) = train_val_split(
+        x, y, val_fraction=test_size, stratify=y if stratify else None, seed=seed
+    )
+    return (x_tr, y_tr), (x_te, y_te)
+
+
+def _open_text(name: str) -> IO[str]:
+    """Open a CSV as text, through gzip when it starts with the gzip magic; BOM stripped."""
+    with open(name, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    if gz:
+        return gzip.open(name, "rt", encoding="utf-8-sig", newline="")
+    return open(name, encoding="utf-8-sig", newline="")
+
+
+def _is_number(cell: str) -> bool:
+    """Whether ``float(cell)`` succeeds."""
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _labels_to_ints(name: str, labels: list[str], lines: list[int]) -> tuple[np.ndarray, list[str]]:
+    """Whole-number labels are kept as they are; otherwise names are mapped to 0..K-1 sorted."""
+    if all(_is_number(s) for s in labels):
+        values = np.array([float(s) for s in labels])
+        frac = np.flatnonzero((values != np.round(values)) | ~np.isfinite(values))
+        if frac.size:
+            i = int(frac[0])
+            raise FormatError(
+                f"{name}, line {lines[i]}: label {labels[i]!r} is not a whole number; class "
+                "labels must be integers or names (regression targets are not supported)"
+            )
+        if (values < 0).any():
+            i = int(np.flatnonzero(values < 0)[0])
+            raise FormatError(
+                f"{name}, line {lines[i]}: label {labels[i]!r} is negative; numeric class "
+                "labels must be in 0..K-1"
+            )
+        y = values.astype(np.int64)
+        return y, [str(k) for k in range(int(y.max()) + 1)]
+    names = sorted(set(labels))
+    index = {c: k for k, c in enumerate(names)}
+    return np.array([index[s] for s in labels], dtype=np.int64), names
+
+
+def load_csv(
+    path: str | os.PathLike[str],
+    label_column: int | str = 0,
+    has_header: bool | str = "auto",
+    image_shape: tuple[int, ...] | None = None,
+    delimiter: str = ",",
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Load your own labelled data from a CSV file: one label column, the rest pixel values.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The CSV (UTF-8; gzip-compressed is detected). Blank lines are skipped.
+    label_column : int or str
+        Index of the label column (negative counts from the end) or its header name.
+    has_header : bool or "auto"
+        ``"auto"`` treats the first row as a header when one of its pixel cells is not a number.
+    image_shape : tuple of int, optional
+        Reshape each row's pixels, e.g. ``(28, 28)``.
+    delimiter : str
+        Cell separator.
+
+    Returns
+    -------
+    (x, y, class_names)
+        ``x`` float32 of shape (N, P) or (N, *image_shape); ``y`` int64. Whole-number labels
+        are kept (``class_names`` = "0".."max"); text labels are mapped to 0..K-1 in sorted
+        order and ``class_names`` lists them.
+
+    Raises
+    ------
+    FormatError
+        Empty file, missing label column, ragged rows, non-numeric or NaN pixels; the
+        message names the file, line and column.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from chainrule.data import load_csv
+    >>> p = Path(tempfile.mkdtemp()) / "pets.csv"
+    >>> _ = p.write_text("kind,a,b\\ncat,0,1\\ndog,1,0\\ncat,1,1\\n")
+    >>> x, y, names = load_csv(p, label_column="kind")
+    >>> x.shape, y.tolist(), names
+    ((3, 2), [0, 1, 0], ['cat', 'dog'])
+    """
+    name = os.fspath(path)
+    if has_header not in (True, False, "auto"):
+        raise ConfigError(f"load_csv: has_header must be True, False or 'auto', got {has_header!r}")
+    if isinstance(label_column, str) and has_header is False:
+        raise ConfigError(
+            f"load_csv: label_column={label_column!r} is a name, which needs a header row; "
+            "pass has_header=True or 'auto', or give the column's index"
+        )
+    header: list[str] | None = None
+    label_idx = -1
+    ncols = first_line = 0
+    rows: list[np.ndarray] = []
+    labels: list[str] = []
+    lines: list[int] = []
+    try:
+        with _open_text(name) as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            for row in reader:
+                cells = [c.strip() for c in row]
+                if not any(cells):
+                    continue
+                line = reader.line_num
+                if not ncols:  # the first non-blank row fixes the layout
+                    ncols, first_line = len(cells), line
+                    label_idx = _label_index(name, line, label_column, cells)
+                    if ncols < 2:
+                        raise FormatError(
+                            f"{name}, line {line}: only {ncols} column; expected a label column "
+                            f"and pixel columns separated by {delimiter!r}"
+                        )
+                    pixels = cells[:label_idx] + cells[label_idx + 1 :]
+                    if (
+                        has_header is True
+                        or isinstance(label_column, str)
+                        or (has_header == "auto" and not all(map(_is_number, pixels)))
+                    ):
+                        header = cells
+                        continue
+                if len(cells) != ncols:
+                    raise FormatError(
+                        f"{name}, line {line}: {len(cells)} columns, but line {first_line} has "
+                        f"{ncols}; every row needs the same number of cells"
+                    )
+                pixels = cells[:label_idx] + cells[label_idx + 1 :]
+                try:
+                    values = np.array(pixels, dtype=np.float32)
+                except ValueError:
+                    bad = next(i for i, c in enumerate(pixels) if not _is_number(c))
+                    raise FormatError(
+                        f"{name}, line {line}, column {_col(bad, label_idx, header)}: "
+                        f"{pixels[bad]!r} is not a number; pixel values must be numeric"
+                    ) from None
+                if not np.isfinite(values).all():
+                    bad = int(np.flatnonzero(~np.isfinite(values))[0])
+                    raise FormatError(
+                        f"{name}, line {line}, column {_col(bad, label_idx, header)}: value "
+                        f"{pixels[bad]!r} is NaN or infinite; fill in or drop missing values"
+                    )
+                if not cells[label_idx]:
+                    raise FormatError(
+                        f"{name}, line {line}, column {label_idx + 1}: the label is empty"
+                    )
+                rows.append(values)
+                labels.append(cells[label_idx])
+                lines.append(line)
+    except (UnicodeDecodeError, csv.Error, gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise FormatError(f"{name}: cannot be read as a CSV text file ({exc})") from None
+    if not rows:
+        what = "has only a header row" if header is not None else "is empty"
+        raise FormatError(f"{name}: the file {what}; expected rows of a label and pixel values")
+    x = np.stack(rows)
+    y, class_names = _labels_to_ints(name, labels, lines)
+    if image_shape is not None:
+        shape = tuple(int(d) for d in image_shape)
+        if math.prod(shape) != x.shape[1]:
+            raise ShapeError(
+                f"load_csv: image_shape={shape} holds {math.prod(shape)} pixels but {name} has "
+                f"{x.shape[1]} pixel columns per row"
+            )
+        x = x.reshape(len(x), *shape)
+    return x, y, class_names
+
+
+def _label_index(name: str, line: int, label_column: int | str, first: list[str]) -> int:
+    """Resolve ``label_column`` against the first row to a non-negative index."""
+    if isinstance(label_column, str):
+        if label_column not in first:
+            raise FormatError(
+                f"{name}, line {line}: no column named {label_column!r}; the header has "
+                f"{', '.join(map(repr, first[:20]))}{' ...' if len(first) > 20 else ''}"
+            )
+        return first.index(label_column)
+    if isinstance(label_column, bool) or not isinstance(label_column, (int, np.integer)):
+        raise ConfigError(
+            f"load_csv: label_column must be an int index or a header name, got {label_column!r}"
+        )
+    n = len(first)
+    if not -n <= label_column < n:
+        raise FormatError(
+            f"{name}, line {line}: label column {label_column} does not exist; the rows have "
+            f"{n} columns"
+        )
+    return int(label_column) % n
+
+
+def _col(pixel_pos: int, label_idx: int, header: list[str] | None) -> str:
+    """1-based column number (plus header name) of a pixel cell, for messages."""
+    col = pixel_pos + (pixel_pos >= label_idx)
+    return f"{col + 1}" + (f" ({header[col]!r})" if header else "")

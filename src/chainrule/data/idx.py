@@ -1,0 +1,283 @@
+"""The IDX file format of MNIST and Fashion-MNIST: validated reading and atomic writing."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import math
+import os
+import tempfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import numpy as np
+
+from chainrule.errors import DtypeError, FormatError, ShapeError
+
+__all__ = ["read_idx", "write_idx", "IDX_TYPES", "DEFAULT_MAX_BYTES"]
+
+#: Type code byte -> (big-endian NumPy dtype, name used in messages).
+IDX_TYPES: dict[int, tuple[np.dtype[Any], str]] = {
+    0x08: (np.dtype(">u1"), "ubyte"),
+    0x09: (np.dtype(">i1"), "byte"),
+    0x0B: (np.dtype(">i2"), "short"),
+    0x0C: (np.dtype(">i4"), "int"),
+    0x0D: (np.dtype(">f4"), "float"),
+    0x0E: (np.dtype(">f8"), "double"),
+}
+_CODE_OF_KIND = {(dt.kind, dt.itemsize): code for code, (dt, _) in IDX_TYPES.items()}
+
+#: A header that promises more payload than this is refused before anything is allocated.
+DEFAULT_MAX_BYTES = 1 << 32
+_MAX_NDIM = 32
+_GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1 << 22
+
+
+class _Readable(Protocol):
+    """A binary stream (a raw file or a GzipFile)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _describe(dims: tuple[int, ...], type_name: str) -> str:
+    """'10000x28x28 ubyte' for messages."""
+    return "x".join(str(d) for d in dims) + f" {type_name}"
+
+
+def _read_at_most(stream: _Readable, limit: int) -> bytearray:
+    """Read up to ``limit`` bytes in chunks: memory follows the data, never the header's claim."""
+    buf = bytearray()
+    while len(buf) < limit:
+        chunk = stream.read(min(_CHUNK, limit - len(buf)))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def _count_rest(stream: _Readable, cap: int) -> int:
+    """Count the bytes left in ``stream`` (up to about ``cap``) without keeping them."""
+    total = 0
+    while total <= cap:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            break
+        total += len(chunk)
+    return total
+
+
+def _parse_header(name: str, stream: _Readable, hint: str) -> tuple[int, tuple[int, ...]]:
+    """Read and check the magic, type code and dimensions; return (type code, dims)."""
+    head = stream.read(4)
+    if len(head) == 0:
+        raise FormatError(f"{name}: the file is empty{hint}; expected an IDX header (4+ bytes)")
+    if len(head) < 4:
+        raise FormatError(
+            f"{name}: the file holds only {len(head)} bytes{hint}; an IDX header needs at least 4"
+        )
+    if head[0] != 0 or head[1] != 0:
+        raise FormatError(
+            f"{name}: does not start with the IDX magic 00 00 (got {head[:2].hex(' ')}){hint}; "
+            "this is not an IDX file"
+        )
+    code, ndim = head[2], head[3]
+    if code not in IDX_TYPES:
+        known = ", ".join(f"0x{c:02X} ({n})" for c, (_, n) in IDX_TYPES.items())
+        raise FormatError(
+            f"{name}: unknown IDX type code 0x{code:02X}; expected one of {known}. "
+            "The file is corrupt or not an IDX file"
+        )
+    if not 1 <= ndim <= _MAX_NDIM:
+        raise FormatError(
+            f"{name}: the header declares {ndim} dimensions; an IDX file has 1 to {_MAX_NDIM}. "
+            "The file is corrupt or not an IDX file"
+        )
+    raw_dims = stream.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
+        raise FormatError(
+            f"{name}: the header declares {ndim} dimensions but the file ends after "
+            f"{4 + len(raw_dims)} bytes, before the {4 + 4 * ndim}-byte header is complete; "
+            "the file is truncated"
+        )
+    dims = tuple(int(d) for d in np.frombuffer(raw_dims, dtype=">u4"))
+    return code, dims
+
+
+def _read_stream(
+    name: str, stream: _Readable, size_on_disk: int | None, max_bytes: int, hint: str
+) -> np.ndarray:
+    """Parse one (already decompressed) IDX stream into a native-endian array."""
+    code, dims = _parse_header(name, stream, hint)
+    dtype, type_name = IDX_TYPES[code]
+    # Python ints: the product of hostile dims cannot overflow.
+    expected = math.prod(dims) * dtype.itemsize
+    what = _describe(dims, type_name)
+    if expected > max_bytes:
+        raise FormatError(
+            f"{name}: the header promises {expected} bytes of payload ({what}), more than "
+            f"max_bytes={max_bytes}; the header is corrupt or hostile (pass a larger max_bytes "
+            "if the file really is that big)"
+        )
+    header_len = 4 + 4 * len(dims)
+    if size_on_disk is not None and size_on_disk - header_len < expected:
+        got = size_on_disk - header_len
+        raise FormatError(
+            f"{name}: payload has {got} bytes, the header promises {expected} ({what}); "
+            "the file is truncated"
+        )
+    payload = _read_at_most(stream, expected + 1)
+    if len(payload) < expected:
+        raise FormatError(
+            f"{name}: payload has {len(payload)} bytes, the header promises {expected} ({what}); "
+            "the file is truncated"
+        )
+    if len(payload) > expected:
+        extra = 1 + _count_rest(stream, max_bytes)
+        raise FormatError(
+            f"{name}: payload has {expected + extra} bytes, the header promises {expected} "
+            f"({what}); {extra} unexpected extra byte(s) at the end: the header and data disagree"
+        )
+    data = np.frombuffer(payload, dtype=dtype).reshape(dims)
+    return data.astype(dtype.newbyteorder("="), copy=dtype.itemsize > 1)
+
+
+def read_idx(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
+    """Read an IDX file (gzip-compressed or raw) into a native-endian NumPy array.
+
+    Compression is detected from the gzip magic bytes, not from the name. The magic, type
+    code, dimension count and payload length are all checked; the payload must hold exactly
+    the product of the dimensions. A header that promises more than ``max_bytes`` is refused
+    before any memory is allocated for it.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file, e.g. ``train-images-idx3-ubyte.gz``.
+    max_bytes : int
+        Largest payload accepted (4 GiB by default), a guard against hostile headers.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8, int8, int16, int32, float32 or float64 as the type code says, with the
+        header's shape.
+
+    Raises
+    ------
+    FormatError
+        For an empty, truncated, mislabelled or corrupt file; the message names the file.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from chainrule.data import read_idx, write_idx
+    >>> p = os.path.join(tempfile.mkdtemp(), "x-idx2-ubyte.gz")
+    >>> write_idx(p, np.arange(6, dtype=np.uint8).reshape(2, 3))
+    >>> read_idx(p)
+    array([[0, 1, 2],
+           [3, 4, 5]], dtype=uint8)
+    """
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as raw:
+            magic = raw.read(2)
+            raw.seek(0)
+            if magic == _GZIP_MAGIC:
+                try:
+                    with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+                        return _read_stream(name, gz, None, max_bytes, " (after gunzip)")
+                except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+                    raise FormatError(
+                        f"{name}: the gzip stream is corrupt or truncated ({exc}); "
+                        "download or copy the file again"
+                    ) from None
+            hint = " (the name ends in .gz but the file is not gzip-compressed)"
+            hint = hint if name.endswith(".gz") else ""
+            size = os.fstat(raw.fileno()).st_size
+            return _read_stream(name, raw, size, max_bytes, hint)
+    except IsADirectoryError:
+        raise FormatError(f"{name}: is a folder, expected an IDX file") from None
+
+
+def _current_umask() -> int:
+    """The process umask (os.umask can only be read by setting it, so set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """Open a temp file next to ``path`` for writing; on success it replaces ``path`` atomically."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        # mkstemp makes the file private (0600); give it the mode open() would have given.
+        os.chmod(tmp, 0o666 & ~_current_umask())
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_idx(path: str | os.PathLike[str], array: Any) -> None:
+    """Write an array as an IDX file, gzip-compressed when the name ends in ``.gz``.
+
+    The file is written to a temporary name in the same folder and moved into place with
+    ``os.replace``, so a crash never leaves a half-written file. The gzip header carries no
+    timestamp, so the same array always gives the same bytes.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Destination, e.g. ``labels-idx1-ubyte.gz``.
+    array : array_like
+        uint8, int8, int16, int32, float32 or float64, with 1 to 32 dimensions each below 2**32.
+
+    Raises
+    ------
+    DtypeError
+        For a dtype IDX cannot store (int64, bool, float16, ...).
+    ShapeError
+        For a 0-d array or a dimension too large for the header.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from chainrule.data import read_idx, write_idx
+    >>> p = os.path.join(tempfile.mkdtemp(), "w-idx1-double")
+    >>> write_idx(p, np.array([0.5, -1.0]))
+    >>> read_idx(p).tolist()
+    [0.5, -1.0]
+    """
+    arr = np.asarray(array)
+    code = _CODE_OF_KIND.get((arr.dtype.kind, arr.dtype.itemsize))
+    if code is None or arr.dtype.kind not in "uif":
+        raise DtypeError(
+            f"write_idx: IDX cannot store dtype {arr.dtype}; it holds uint8, int8, int16, int32, "
+            "float32 or float64. Hint: convert first, e.g. array.astype(np.int32)"
+        )
+    if not 1 <= arr.ndim <= _MAX_NDIM:
+        raise ShapeError(
+            f"write_idx: IDX holds arrays with 1 to {_MAX_NDIM} dimensions, got shape {arr.shape}"
+        )
+    if any(d >= 1 << 32 for d in arr.shape):
+        raise ShapeError(f"write_idx: every dimension must be below 2**32, got shape {arr.shape}")
+    header = bytes([0, 0, code, arr.ndim]) + np.asarray(arr.shape, dtype=">u4").tobytes()
+    payload = np.ascontiguousarray(arr, dtype=IDX_TYPES[code][0]).tobytes()
+    with atomic_open(path) as f:
+        if os.fspath(path).endswith(".gz"):
+            with gzip.GzipFile(fileobj=f, mode="wb", mtime=0, filename="") as gz:
+                gz.write(header)
+                gz.write(payload)
+        else:
+            f.write(header)
+            f.write(payload)
