@@ -296,3 +296,9 @@ def test_xor_learned_by_a_2_2_1_sigmoid_network() -> None:
                 p.zero_grad()
     predictions = out.data.ravel() > 0.5
     assert predictions.tolist() == [False, True, True, False], out.data.ravel()
+
+
+def test_python_numbers_with_float64_tensor_keep_float64_precision() -> None:
+    x = cr.tensor(np.array([1.0]))
+    assert (x * 0.1).data[0] == 0.1
+    assert cr.tensor(0.1, dtype=np.float64).item() == 0.1

@@ -22,9 +22,11 @@ def as_array(data: Any, dtype: Any = None, copy: bool = False) -> Any:
         data = data.data
     if is_array(data) or isinstance(data, np.generic):
         array = data
+    elif dtype is not None:
+        array = np.asarray(data, dtype=dtype)
     else:
         array = np.asarray(data)
-        if array.dtype == np.float64:
+        if array.dtype == np.float64:  # Python floats: float32 unless asked otherwise
             array = array.astype(np.float32)
     if array.dtype == object or array.dtype.kind in "USV":
         raise DtypeError(

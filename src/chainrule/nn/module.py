@@ -71,9 +71,11 @@ class Module:
             yield module
 
     def _named_tensors(self, kind: type) -> Iterator[tuple[str, Tensor]]:
+        seen: set[int] = set()  # a shared (tied) tensor is listed once, under its first name
         for prefix, module in self.named_modules():
             for name, value in vars(module).items():
-                if isinstance(value, kind):
+                if isinstance(value, kind) and id(value) not in seen:
+                    seen.add(id(value))
                     yield (f"{prefix}.{name}" if prefix else name), value  # type: ignore[misc]
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:

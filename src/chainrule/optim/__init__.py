@@ -1,0 +1,40 @@
+"""Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad) and learning-rate schedules."""
+
+from chainrule.optim.adagrad import Adagrad
+from chainrule.optim.adam import Adam, AdamW
+from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.rmsprop import RMSprop
+from chainrule.optim.schedules import (
+    CosineLR,
+    ExponentialLR,
+    MultiStepLR,
+    ReduceLROnPlateau,
+    Schedule,
+    StepLR,
+    cosine_lr,
+    exponential_lr,
+    multi_step_lr,
+    schedule_from_config,
+    step_lr,
+)
+from chainrule.optim.sgd import SGD
+
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "RMSprop",
+    "Adagrad",
+    "Schedule",
+    "StepLR",
+    "MultiStepLR",
+    "ExponentialLR",
+    "CosineLR",
+    "step_lr",
+    "multi_step_lr",
+    "exponential_lr",
+    "cosine_lr",
+    "schedule_from_config",
+    "ReduceLROnPlateau",
+]
