@@ -1,7 +1,67 @@
-"""Neural-network building blocks: modules, parameters, layers, initializers, functional forms."""
+"""Neural-network building blocks: modules, parameters, layers, initializers, functional forms.
 
-from chainrule.nn import functional
+The loss Modules (``CrossEntropyLoss``, ...) live in ``chainrule.losses`` and are available
+here too; they load on first access, since ``chainrule.losses`` itself builds on this package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from chainrule.nn import functional, init, registry
+from chainrule.nn.layers import (
+    ELU,
+    GELU,
+    BatchNorm1d,
+    Dropout,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Buffer, Parameter
+from chainrule.nn.registry import LAYERS, layer_from_spec, layer_to_spec, register_layer
 
-__all__ = ["functional", "Module", "Parameter", "Buffer"]
+if TYPE_CHECKING:
+    from chainrule.losses import (  # noqa: F401  (re-exported lazily below)
+        BCELoss,
+        BCEWithLogitsLoss,
+        CrossEntropyLoss,
+        HuberLoss,
+        L1Loss,
+        MSELoss,
+        NLLLoss,
+    )
+
+_LOSSES = (
+    "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "MSELoss", "L1Loss",
+    "HuberLoss",
+)  # fmt: skip
+
+__all__ = [
+    "functional", "init", "registry", "Module", "Parameter", "Buffer",
+    "Linear", "Sequential", "Flatten", "Identity", "Dropout", "BatchNorm1d",
+    "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "GELU", "Softmax", "LogSoftmax",
+    "LAYERS", "register_layer", "layer_to_spec", "layer_from_spec",
+    *_LOSSES,
+]  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LOSSES:
+        raise AttributeError(f"module 'chainrule.nn' has no attribute {name!r}")
+    value = getattr(importlib.import_module("chainrule.losses"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

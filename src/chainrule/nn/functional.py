@@ -1,7 +1,53 @@
-"""Functional forms of activations (and, later, losses and layers), composed from primitives."""
+"""Functional forms: activations (composed from primitives) and, loaded on first use, losses."""
 
 from __future__ import annotations
 
-from chainrule.autodiff import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu"]
+from chainrule.nn.activations import (
+    elu,
+    erf,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    relu,
+    sigmoid,
+    softmax,
+    tanh,
+)
+
+if TYPE_CHECKING:
+    from chainrule.losses import (  # noqa: F401  (re-exported lazily below)
+        binary_cross_entropy,
+        binary_cross_entropy_with_logits,
+        cross_entropy,
+        huber_loss,
+        l1_loss,
+        mse_loss,
+        nll_loss,
+    )
+
+# The losses live in chainrule.losses, a layer above nn that imports chainrule.nn.module;
+# importing them here eagerly would make `import chainrule.losses` circular.
+_LOSSES = (
+    "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "binary_cross_entropy",
+    "mse_loss", "l1_loss", "huber_loss",
+)  # fmt: skip
+
+__all__ = [
+    "relu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "elu", "gelu", "erf",
+    *_LOSSES,
+]  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LOSSES:
+        raise AttributeError(f"module 'chainrule.nn.functional' has no attribute {name!r}")
+    value = getattr(importlib.import_module("chainrule.losses"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

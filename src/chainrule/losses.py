@@ -1,0 +1,553 @@
+"""Loss functions (predictions first, numerically stable) and their Module forms.
+
+Every loss takes the model output first and the target second, refuses a target whose shape
+differs from what it expects (nothing is broadcast silently) and reduces with ``reduction``:
+``"mean"`` (default), ``"sum"`` or ``"none"`` (one loss per sample or element). Targets and
+class weights are constants: they receive no gradient.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.autodiff import functions as F
+from chainrule.autodiff.backend import namespace
+from chainrule.autodiff.tensor import Tensor
+from chainrule.errors import ConfigError, DtypeError, ShapeError
+from chainrule.nn.module import Module
+from chainrule.nn.parameter import Buffer
+
+__all__ = [
+    "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "binary_cross_entropy",
+    "mse_loss", "l1_loss", "huber_loss",
+    "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "MSELoss", "L1Loss",
+    "HuberLoss", "LOSSES",
+]  # fmt: skip
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+# -- checks shared by the losses ------------------------------------------------------------
+def _check_reduction(reduction: Any, who: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ConfigError(
+            f"{who}: reduction must be one of 'mean', 'sum', 'none', got {reduction!r}"
+        )
+
+
+def _check_smoothing(value: Any, who: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ConfigError(f"{who}: label_smoothing must be a number in [0, 1], got {value!r}")
+
+
+def _prediction(x: Any, who: str, what: str = "input") -> Tensor:
+    """The model output as a floating tensor."""
+    t = x if isinstance(x, Tensor) else Tensor(x)
+    if t.dtype.kind != "f":
+        raise DtypeError(f"{who}: {what} must be floating point, got dtype {t.dtype}")
+    return t
+
+
+def _array(value: Any) -> Any:
+    """The array behind a target or weight (a tensor's data, or the value as an array)."""
+    return value.data if isinstance(value, Tensor) else np.asarray(value)
+
+
+def _same_shape_target(pred: Tensor, target: Any, who: str) -> Any:
+    """A numeric target of exactly the prediction's shape, cast to its dtype."""
+    t = _array(target)
+    if t.shape != pred.shape:
+        raise ShapeError(
+            f"{who}: target of shape {t.shape} does not match input of shape {pred.shape}; "
+            f"targets are never broadcast (reshape one of them, e.g. target.reshape{pred.shape})"
+        )
+    if t.dtype.kind not in "fiub":
+        raise DtypeError(f"{who}: target must be numeric, got dtype {t.dtype}")
+    return t.astype(pred.dtype, copy=False)
+
+
+def _reduce(loss: Tensor, reduction: str, who: str) -> Tensor:
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if loss.size == 0:
+        raise ShapeError(f"{who}: cannot take the mean over an empty batch")
+    return loss.mean()
+
+
+def _class_weight(weight: Any, classes: int, dtype: Any, who: str) -> Any:
+    """Per-class weights of shape (C,) in the prediction's dtype, or None."""
+    if weight is None:
+        return None
+    w = _array(weight)
+    if w.shape != (classes,):
+        raise ShapeError(
+            f"{who}: weight must have one entry per class, shape ({classes},), got {w.shape}"
+        )
+    return w.astype(dtype)
+
+
+def _class_indices(t: Any, n: int, c: int, who: str) -> Any:
+    """Check integer class targets of shape (N,) with values in [0, C)."""
+    if t.dtype.kind not in "iu":
+        raise DtypeError(
+            f"{who}: class-index targets must be integers, got dtype {t.dtype} with shape "
+            f"{t.shape}; convert labels with .astype('int64'), or give class probabilities "
+            f"of shape ({n}, {c})"
+        )
+    bad = (t < 0) | (t >= c)
+    if bad.any():
+        raise ShapeError(
+            f"{who}: target class {t[bad][0]} is out of range for {c} classes (valid labels "
+            f"are 0 to {c - 1})"
+        )
+    return t
+
+
+def _one_hot_coefficients(t: Any, c: int, smoothing: float, dtype: Any) -> Any:
+    """The target distribution ``(1 - smoothing) * one_hot + smoothing / C`` as an array."""
+    xp = namespace(t)
+    q = xp.zeros((t.shape[0], c), dtype=dtype)
+    q[xp.arange(t.shape[0]), t] = 1.0 - smoothing
+    return q + smoothing / c if smoothing else q
+
+
+def _weighted_log_likelihood(
+    log_probs: Tensor, coef: Any, denominator: float, reduction: str
+) -> Tensor:
+    """``-sum_c coef[i, c] * log_probs[i, c]`` per sample, summed or divided by the denominator.
+
+    Picking the target log-probability by multiplying with a (smoothed, weighted) one-hot
+    array costs one elementwise product and one sum, and its backward is a plain product;
+    indexing with ``(arange(N), target)`` would need a scatter-add (``add.at``) in backward,
+    which is several times slower in NumPy, and could not express smoothing or soft targets.
+    """
+    xp = namespace(coef)
+    if reduction == "none":
+        return (log_probs * -coef).sum(axis=1)
+    if reduction == "mean":
+        if log_probs.shape[0] == 0:
+            raise ShapeError("cannot take the mean over an empty batch")
+        # A batch whose targets all have weight 0 has no mean: NaN, as in PyTorch.
+        coef = coef / denominator if denominator else xp.full_like(coef, xp.nan)
+    return (log_probs * -coef).sum()
+
+
+# -- classification -------------------------------------------------------------------------
+def cross_entropy(
+    logits: Any,
+    target: Any,
+    weight: Any = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+) -> Tensor:
+    """Cross-entropy between softmax(logits) and the targets, computed with log-softmax.
+
+    With class indices ``y`` (integers of shape ``(N,)``), class weights ``w`` (default 1)
+    and smoothing ``e``, the target distribution is ``q = (1 - e) * one_hot(y) + e / C`` and
+
+        loss_i = -sum_c w_c * q_ic * log_softmax(logits)_ic
+
+    ``"mean"`` divides the sum by ``sum_i w[y_i]`` (by ``N`` without weights), as PyTorch
+    does. With class probabilities (floats of the logits' shape) ``q`` is the smoothed target
+    and ``"mean"`` divides by ``N``. Stable for logits as large as 1000.
+
+    Class indices without weights run as the fused ``softmax_cross_entropy`` primitive; weights
+    and probability targets use ``log_softmax`` times the coefficient array ``w * q``.
+
+    Parameters
+    ----------
+    logits : Tensor of shape (N, C)
+    target : int array of shape (N,) or float array of shape (N, C)
+    weight : array of shape (C,), optional
+    label_smoothing : float in [0, 1]
+    reduction : "mean", "sum" or "none"
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule.nn.functional import cross_entropy
+    >>> logits = cr.tensor(np.zeros((2, 4)))
+    >>> round(cross_entropy(logits, np.array([0, 3])).item(), 4)  # log(4)
+    1.3863
+    """
+    who = "cross_entropy"
+    x = _prediction(logits, who, "logits")
+    _check_reduction(reduction, who)
+    _check_smoothing(label_smoothing, who)
+    if x.ndim != 2:
+        raise ShapeError(f"{who}: logits must have shape (N, C), got {x.shape}")
+    n, c = x.shape
+    if n == 0 and reduction == "mean":
+        raise ShapeError(f"{who}: cannot take the mean over an empty batch")
+    w = _class_weight(weight, c, x.dtype, who)
+    t = _array(target)
+    if t.shape == (n,) and w is None and label_smoothing < 1:
+        # The common case runs as one fused primitive (its gradient is softmax - q directly).
+        t = _class_indices(t, n, c, who)
+        return F.softmax_cross_entropy(x, t, reduction, float(label_smoothing))
+    if t.shape == (n, c) and t.dtype.kind == "f":  # class probabilities
+        coef = t.astype(x.dtype) * (1.0 - label_smoothing) + label_smoothing / c
+        denominator = float(n)
+    elif t.shape == (n,):
+        t = _class_indices(t, n, c, who)
+        coef = _one_hot_coefficients(t, c, label_smoothing, x.dtype)
+        denominator = float(n) if w is None else float(w[t].sum())
+    elif t.shape == (n, c):
+        raise DtypeError(
+            f"{who}: class-probability targets must be floating point, got dtype {t.dtype}; "
+            "for one-hot labels pass target.argmax(axis=1) (class indices) instead"
+        )
+    else:
+        raise ShapeError(
+            f"{who}: target of shape {t.shape} does not match logits of shape {x.shape}; "
+            f"expected class indices of shape ({n},) or class probabilities of shape ({n}, {c})"
+        )
+    if w is not None:
+        coef = coef * w
+    return _weighted_log_likelihood(F.log_softmax(x, axis=1), coef, denominator, reduction)
+
+
+def nll_loss(log_probs: Any, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class indices given log-probabilities.
+
+    ``loss_i = -w[y_i] * log_probs[i, y_i]``; ``"mean"`` divides by ``sum_i w[y_i]``.
+    ``nll_loss(log_softmax(z), y)`` equals ``cross_entropy(z, y)``.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule.nn.functional import nll_loss
+    >>> log_probs = cr.tensor(np.log(np.array([[0.5, 0.5], [0.25, 0.75]])))
+    >>> round(nll_loss(log_probs, np.array([0, 1]), reduction="sum").item(), 4)
+    0.9808
+    """
+    who = "nll_loss"
+    x = _prediction(log_probs, who, "log_probs")
+    _check_reduction(reduction, who)
+    if x.ndim != 2:
+        raise ShapeError(f"{who}: log_probs must have shape (N, C), got {x.shape}")
+    n, c = x.shape
+    w = _class_weight(weight, c, x.dtype, who)
+    t = _array(target)
+    if t.shape != (n,):
+        raise ShapeError(
+            f"{who}: target of shape {t.shape} does not match log_probs of shape {x.shape}; "
+            f"expected class indices of shape ({n},)"
+        )
+    t = _class_indices(t, n, c, who)
+    coef = _one_hot_coefficients(t, c, 0.0, x.dtype)
+    denominator = float(n)
+    if w is not None:
+        coef, denominator = coef * w, float(w[t].sum())
+    return _weighted_log_likelihood(x, coef, denominator, reduction)
+
+
+def binary_cross_entropy_with_logits(
+    logits: Any, target: Any, pos_weight: Any = None, reduction: str = "mean"
+) -> Tensor:
+    """Binary cross-entropy of ``sigmoid(logits)``, without overflow for any logit.
+
+    ``loss = max(x, 0) - x * y + log(1 + exp(-|x|))``; with ``pos_weight`` ``p`` (a scalar or
+    one value per class on the last axis) the positive term is weighted:
+    ``loss = (1 - y) * x + (1 + (p - 1) * y) * log(1 + exp(-x))``.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule.nn.functional import binary_cross_entropy_with_logits as bce
+    >>> round(bce(cr.tensor(np.zeros(2)), np.array([0.0, 1.0])).item(), 4)  # log(2)
+    0.6931
+    """
+    who = "binary_cross_entropy_with_logits"
+    x = _prediction(logits, who, "logits")
+    _check_reduction(reduction, who)
+    y = _same_shape_target(x, target, who)
+    r = F.relu(x)
+    # log(1 + exp(-|x|)) with -|x| written as x - 2 relu(x): at x = 0 its gradient then
+    # matches relu's choice there, so the total gradient is exactly sigmoid(0) - y.
+    tail = F.log(1.0 + F.exp(x - 2.0 * r))
+    if pos_weight is None:
+        loss = r - x * y + tail
+    else:
+        p = _array(pos_weight).astype(x.dtype)
+        if p.ndim > 1 or (p.ndim == 1 and (x.ndim == 0 or p.shape[0] != x.shape[-1])):
+            last = x.shape[-1] if x.ndim else "()"
+            raise ShapeError(
+                f"{who}: pos_weight must be a scalar or have shape ({last},) (one per class on "
+                f"the last axis of logits {x.shape}), got {p.shape}"
+            )
+        loss = x * (1.0 - y) + (tail + r - x) * (1.0 + (p - 1.0) * y)
+    return _reduce(loss, reduction, who)
+
+
+def binary_cross_entropy(probs: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of probabilities: ``-(y log p + (1 - y) log(1 - p))``.
+
+    Each log is clamped at -100 (as PyTorch does) so ``p = 0`` or ``1`` gives a finite loss.
+    Prefer ``binary_cross_entropy_with_logits``, which is stable and exact for any logit.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule.nn.functional import binary_cross_entropy
+    >>> round(binary_cross_entropy(cr.tensor(np.array([0.5])), np.array([1.0])).item(), 4)
+    0.6931
+    """
+    who = "binary_cross_entropy"
+    p = _prediction(probs, who, "probs")
+    _check_reduction(reduction, who)
+    y = _same_shape_target(p, target, who)
+    if p.size and not (p.data.min() >= 0 and p.data.max() <= 1):
+        raise ConfigError(
+            f"{who}: probs must lie in [0, 1], got values from {p.data.min():.4g} to "
+            f"{p.data.max():.4g}; for raw scores use binary_cross_entropy_with_logits"
+        )
+    floor = float(np.exp(-100.0))
+    log_p = F.log(F.clip(p, floor, None))
+    log_not_p = F.log(F.clip(1.0 - p, floor, None))
+    return _reduce(-(log_p * y + log_not_p * (1.0 - y)), reduction, who)
+
+
+# -- regression -----------------------------------------------------------------------------
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Squared error ``(input - target) ** 2``.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule.nn.functional import mse_loss
+    >>> mse_loss(cr.tensor(np.array([1.0, 3.0])), np.array([0.0, 1.0])).item()
+    2.5
+    """
+    x = _prediction(input, "mse_loss")
+    _check_reduction(reduction, "mse_loss")
+    d = x - _same_shape_target(x, target, "mse_loss")
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Absolute error ``|input - target|`` (gradient 0 where they are equal).
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule.nn.functional import l1_loss
+    >>> l1_loss(cr.tensor(np.array([1.0, 3.0])), np.array([0.0, 1.0])).item()
+    1.5
+    """
+    x = _prediction(input, "l1_loss")
+    _check_reduction(reduction, "l1_loss")
+    d = x - _same_shape_target(x, target, "l1_loss")
+    return _reduce(F.abs(d), reduction, "l1_loss")
+
+
+def huber_loss(
+    input: Any,  # noqa: A002
+    target: Any,
+    reduction: str = "mean",
+    delta: float = 1.0,
+) -> Tensor:
+    """Huber loss: ``0.5 d**2`` where ``|d| <= delta``, ``delta * (|d| - 0.5 delta)`` beyond.
+
+    Composed as ``0.5 q**2 + delta * (|d| - q)`` with ``q = min(|d|, delta)``. The argument
+    order (``reduction`` before ``delta``) is PyTorch's.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule.nn.functional import huber_loss
+    >>> huber_loss(cr.tensor(np.array([0.5, 3.0])), np.zeros(2), reduction="none").data
+    array([0.125, 2.5  ])
+    """
+    who = "huber_loss"
+    x = _prediction(input, who)
+    _check_reduction(reduction, who)
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
+        raise ConfigError(f"{who}: delta must be a positive number, got {delta!r}")
+    a = F.abs(x - _same_shape_target(x, target, who))
+    q = F.clip(a, None, float(delta))
+    return _reduce(0.5 * (q * q) + float(delta) * (a - q), reduction, who)
+
+
+# -- Module forms ---------------------------------------------------------------------------
+class _Loss(Module):
+    """A loss Module: validated options, ``forward(input, target)``, ``get_config``."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        _check_reduction(reduction, type(self).__name__)
+        self.reduction = reduction
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-safe) that rebuild this loss."""
+        return {"reduction": self.reduction}
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+
+
+class _WeightedLoss(_Loss):
+    """A loss with optional per-class weights, kept as a Buffer (saved, converted by astype)."""
+
+    def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.weight = None if weight is None else Buffer(np.asarray(_array(weight), np.float32))
+        if self.weight is not None and self.weight.ndim != 1:
+            name, shape = type(self).__name__, self.weight.shape
+            raise ShapeError(f"{name}: weight must be 1-D (one per class), got shape {shape}")
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-safe) that rebuild this loss."""
+        weight = None if self.weight is None else self.weight.data.tolist()
+        return {"weight": weight, "reduction": self.reduction}
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """``cross_entropy`` as a Module: logits of shape (N, C), class indices or probabilities.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.nn import CrossEntropyLoss
+    >>> loss = CrossEntropyLoss(label_smoothing=0.1)
+    >>> round(loss(np.zeros((2, 4), np.float32), np.array([0, 3])).item(), 4)
+    1.3863
+    """
+
+    def __init__(
+        self, weight: Any = None, label_smoothing: float = 0.0, reduction: str = "mean"
+    ) -> None:
+        super().__init__(weight, reduction)
+        _check_smoothing(label_smoothing, "CrossEntropyLoss")
+        self.label_smoothing = float(label_smoothing)
+
+    def forward(self, logits: Any, target: Any) -> Tensor:
+        return cross_entropy(logits, target, self.weight, self.label_smoothing, self.reduction)
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-safe) that rebuild this loss."""
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
+class NLLLoss(_WeightedLoss):
+    """``nll_loss`` as a Module (pair it with a ``LogSoftmax`` layer).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.nn import NLLLoss
+    >>> round(NLLLoss()(np.log(np.full((1, 2), 0.5)), np.array([1])).item(), 4)  # log(2)
+    0.6931
+    """
+
+    def forward(self, log_probs: Any, target: Any) -> Tensor:
+        return nll_loss(log_probs, target, self.weight, self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """``binary_cross_entropy_with_logits`` as a Module.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.nn import BCEWithLogitsLoss
+    >>> round(BCEWithLogitsLoss()(np.zeros((2, 1)), np.ones((2, 1))).item(), 4)
+    0.6931
+    """
+
+    def __init__(self, pos_weight: Any = None, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.pos_weight = (
+            None if pos_weight is None else Buffer(np.asarray(_array(pos_weight), np.float32))
+        )
+
+    def forward(self, logits: Any, target: Any) -> Tensor:
+        return binary_cross_entropy_with_logits(logits, target, self.pos_weight, self.reduction)
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-safe) that rebuild this loss."""
+        pos = None if self.pos_weight is None else self.pos_weight.data.tolist()
+        return {"pos_weight": pos, "reduction": self.reduction}
+
+
+class BCELoss(_Loss):
+    """``binary_cross_entropy`` (on probabilities) as a Module.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.nn import BCELoss
+    >>> round(BCELoss()(np.full(2, 0.5), np.array([0.0, 1.0])).item(), 4)
+    0.6931
+    """
+
+    def forward(self, probs: Any, target: Any) -> Tensor:
+        return binary_cross_entropy(probs, target, self.reduction)
+
+
+class MSELoss(_Loss):
+    """``mse_loss`` as a Module.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.nn import MSELoss
+    >>> MSELoss()(np.array([1.0, 3.0]), np.array([0.0, 1.0])).item()
+    2.5
+    """
+
+    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+        return mse_loss(input, target, self.reduction)
+
+
+class L1Loss(_Loss):
+    """``l1_loss`` as a Module.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.nn import L1Loss
+    >>> L1Loss(reduction="sum")(np.array([1.0, 3.0]), np.array([0.0, 1.0])).item()
+    3.0
+    """
+
+    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+        return l1_loss(input, target, self.reduction)
+
+
+class HuberLoss(_Loss):
+    """``huber_loss`` as a Module.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.nn import HuberLoss
+    >>> HuberLoss(delta=1.0)(np.array([3.0]), np.array([0.0])).item()
+    2.5
+    """
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction)
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
+            raise ConfigError(f"HuberLoss: delta must be a positive number, got {delta!r}")
+        self.delta = float(delta)
+
+    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+        return huber_loss(input, target, self.reduction, self.delta)
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-safe) that rebuild this loss."""
+        return {"reduction": self.reduction, "delta": self.delta}
+
+
+#: Loss Modules by class name, for configuration files (``type(loss)(**loss.get_config())``).
+LOSSES: dict[str, type[Module]] = {
+    cls.__name__: cls
+    for cls in (
+        CrossEntropyLoss, NLLLoss, BCEWithLogitsLoss, BCELoss, MSELoss, L1Loss, HuberLoss,
+    )
+}  # fmt: skip

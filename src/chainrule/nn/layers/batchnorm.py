@@ -1,0 +1,146 @@
+"""Batch normalization over the batch axis, composed from primitives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.autodiff.backend import namespace
+from chainrule.autodiff.tensor import Tensor
+from chainrule.errors import ConfigError, ShapeError
+from chainrule.nn.layers.linear import check_positive_int, layer_input
+from chainrule.nn.module import Module
+from chainrule.nn.parameter import Buffer, Parameter
+
+__all__ = ["BatchNorm1d"]
+
+
+class BatchNorm1d(Module):
+    """Normalize each feature over the batch, then scale and shift: ``y = x_hat * weight + bias``.
+
+    While training, ``x_hat = (x - mean) / sqrt(var + eps)`` with the batch mean and the
+    **biased** batch variance; the gradient flows through both statistics (the layer is
+    composed from primitives). The running statistics are updated as in PyTorch::
+
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var  = (1 - momentum) * running_var  + momentum * var * n / (n - 1)
+
+    (the **unbiased** variance; ``n`` values per feature). With ``momentum=None`` they are the
+    cumulative average over the ``num_batches_tracked`` batches seen. In eval mode the running
+    statistics replace the batch ones.
+
+    Parameters
+    ----------
+    num_features : int
+        ``C`` in inputs of shape ``(N, C)`` or ``(N, C, L)``.
+    eps : float
+        Added to the variance before the square root.
+    momentum : float or None
+        Weight of the newest batch in the running statistics.
+    affine : bool
+        Learn ``weight`` (ones) and ``bias`` (zeros); otherwise ``y = x_hat``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.nn import BatchNorm1d
+    >>> bn = BatchNorm1d(2)
+    >>> y = bn(np.array([[1.0, 10.0], [3.0, 30.0]], np.float32))
+    >>> y.data.round(3)
+    array([[-1., -1.],
+           [ 1.,  1.]], dtype=float32)
+    >>> bn.running_mean.data
+    array([0.2, 2. ], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+    ) -> None:
+        super().__init__()
+        self.num_features = check_positive_int(num_features, "BatchNorm1d: num_features")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
+            raise ConfigError(f"BatchNorm1d: eps must be a positive number, got {eps!r}")
+        if momentum is not None and (
+            isinstance(momentum, bool)
+            or not isinstance(momentum, (int, float))
+            or not 0 <= momentum <= 1
+        ):
+            raise ConfigError(
+                f"BatchNorm1d: momentum must be a number in [0, 1] or None (cumulative "
+                f"average), got {momentum!r}"
+            )
+        if not isinstance(affine, (bool, np.bool_)):
+            raise ConfigError(f"BatchNorm1d: affine must be True or False, got {affine!r}")
+        self.eps = float(eps)
+        self.momentum = None if momentum is None else float(momentum)
+        c = self.num_features
+        self.weight = Parameter(np.ones(c, np.float32)) if affine else None
+        self.bias = Parameter(np.zeros(c, np.float32)) if affine else None
+        self.running_mean = Buffer(np.zeros(c, np.float32))
+        self.running_var = Buffer(np.ones(c, np.float32))
+        self.num_batches_tracked = Buffer(np.array(0, dtype=np.int64))
+
+    def _name(self) -> str:
+        return f"BatchNorm1d({self.num_features})"
+
+    def forward(self, x: Any) -> Tensor:
+        x = layer_input(x, self.running_mean.dtype, self._name())
+        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            raise ShapeError(
+                f"{self._name()} got input of shape {x.shape}; expected (N, "
+                f"{self.num_features}) or (N, {self.num_features}, L) (features on axis 1)"
+            )
+        # Reduce over every axis but the features; statistics keep a broadcastable shape.
+        axes = (0,) if x.ndim == 2 else (0, 2)
+        stat_shape = (1, self.num_features) + (1,) * (x.ndim - 2)
+        if self.training:
+            n = x.size // self.num_features
+            if n < 2:
+                raise ShapeError(
+                    f"{self._name()} needs more than one value per feature in training mode, "
+                    f"got input of shape {x.shape}; use a batch larger than 1 or call .eval()"
+                )
+            mean = x.mean(axis=axes, keepdims=True)
+            centered = x - mean
+            var = (centered * centered).mean(axis=axes, keepdims=True)
+            self._update_running(mean.data.reshape(-1), var.data.reshape(-1), n)
+            x_hat = centered / (var + self.eps).sqrt()
+        else:
+            mean_c = self.running_mean.data.reshape(stat_shape)
+            xp = namespace(x.data)
+            scale = 1.0 / xp.sqrt(self.running_var.data.reshape(stat_shape) + self.eps)
+            x_hat = (x - mean_c) * scale
+        if self.weight is None or self.bias is None:
+            return x_hat
+        return x_hat * self.weight.reshape(stat_shape) + self.bias.reshape(stat_shape)
+
+    def _update_running(self, mean: Any, var: Any, n: int) -> None:
+        """Move the running statistics towards this batch's (plain arrays: no graph)."""
+        self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+        m = self.momentum
+        if m is None:  # cumulative moving average
+            m = 1.0 / float(self.num_batches_tracked.data)
+        dtype = self.running_mean.dtype
+        unbiased = var * (n / (n - 1))
+        self.running_mean.data = ((1 - m) * self.running_mean.data + m * mean).astype(dtype)
+        self.running_var.data = ((1 - m) * self.running_var.data + m * unbiased).astype(dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-safe) that rebuild this layer."""
+        return {
+            "num_features": self.num_features,
+            "eps": self.eps,
+            "momentum": self.momentum,
+            "affine": self.weight is not None,
+        }
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.weight is not None}"
+        )

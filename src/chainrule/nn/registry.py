@@ -1,0 +1,156 @@
+"""The layers that may be built from a file, and conversion between layers and JSON specs.
+
+A spec is ``{"type": "Linear", "config": {...}}`` where ``config`` is the layer's
+``get_config()``. Only classes listed in ``LAYERS`` are ever built from a spec, with keyword
+arguments checked against the constructor, so a model file cannot run arbitrary code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Any
+
+from chainrule.errors import ChainruleError, ConfigError, FormatError
+from chainrule.nn.layers import (
+    ELU,
+    GELU,
+    BatchNorm1d,
+    Dropout,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from chainrule.nn.module import Module
+
+__all__ = ["LAYERS", "register_layer", "layer_to_spec", "layer_from_spec"]
+
+#: Layer classes by type name: the only classes a spec (a model file) can build.
+LAYERS: dict[str, type[Module]] = {
+    cls.__name__: cls
+    for cls in (
+        Linear, Sequential, Flatten, Identity, Dropout, BatchNorm1d,
+        Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU, Softmax, LogSoftmax,
+    )
+}  # fmt: skip
+
+# Deeper specs are refused before building (a hostile file must not exhaust the stack).
+MAX_DEPTH = 64
+
+
+def register_layer(cls: type[Module], name: str | None = None) -> type[Module]:
+    """Allow ``cls`` (a Module with ``get_config``) in specs; usable as a class decorator.
+
+    Examples
+    --------
+    >>> from chainrule.nn import Module
+    >>> from chainrule.nn.registry import LAYERS, register_layer
+    >>> @register_layer
+    ... class Double(Module):
+    ...     def forward(self, x):
+    ...         return x * 2
+    ...     def get_config(self):
+    ...         return {}
+    >>> LAYERS.pop("Double").__name__
+    'Double'
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Module)):
+        raise ConfigError(f"register_layer takes a Module subclass, got {cls!r}")
+    if not callable(getattr(cls, "get_config", None)):
+        raise ConfigError(f"register_layer: {cls.__name__} must define get_config()")
+    key = name or cls.__name__
+    if key in LAYERS and LAYERS[key] is not cls:
+        raise ConfigError(f"register_layer: the name {key!r} is already taken by {LAYERS[key]}")
+    LAYERS[key] = cls
+    return cls
+
+
+def layer_to_spec(module: Module) -> dict[str, Any]:
+    """``{"type": name, "config": module.get_config()}`` for a registered layer.
+
+    Examples
+    --------
+    >>> from chainrule.nn import Linear
+    >>> from chainrule.nn.registry import layer_to_spec
+    >>> layer_to_spec(Linear(3, 2, bias=False, rng=0))["config"]
+    {'in_features': 3, 'out_features': 2, 'bias': False, 'init': 'auto'}
+    """
+    name = type(module).__name__
+    if LAYERS.get(name) is not type(module):  # registered under another name, or not at all
+        name = next((key for key, cls in LAYERS.items() if cls is type(module)), name)
+    if LAYERS.get(name) is not type(module):
+        raise ConfigError(
+            f"cannot describe a {name} layer: only registered layers can be saved "
+            f"({sorted(LAYERS)}); register yours with chainrule.nn.registry.register_layer"
+        )
+    get_config = getattr(module, "get_config", None)
+    if not callable(get_config):
+        raise ConfigError(f"cannot describe a {name} layer: it has no get_config() method")
+    config = get_config()
+    try:
+        json.dumps(config, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{name}.get_config() is not JSON-safe: {err}") from None
+    return {"type": name, "config": config}
+
+
+def _depth(spec: Any) -> int:
+    """Nesting depth of dicts and lists, counted without recursion."""
+    deepest, stack = 0, [(spec, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        )
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def layer_from_spec(spec: Any) -> Module:
+    """Build the layer a spec describes, refusing unknown types and bad arguments.
+
+    Raises ``FormatError`` naming the problem (unknown type, missing or unexpected keys,
+    arguments the constructor rejects).
+
+    Examples
+    --------
+    >>> from chainrule.nn.registry import layer_from_spec
+    >>> layer_from_spec({"type": "Dropout", "config": {"p": 0.2}})
+    Dropout(p=0.2)
+    """
+    if not isinstance(spec, dict) or set(spec) != {"type", "config"}:
+        keys = sorted(spec) if isinstance(spec, dict) else type(spec).__name__
+        raise FormatError(
+            f"a layer spec must be a dict with exactly the keys 'type' and 'config', got {keys}"
+        )
+    name, config = spec["type"], spec["config"]
+    if not isinstance(name, str) or name not in LAYERS:
+        raise FormatError(
+            f"unknown layer type {name!r:.80}; known types are {sorted(LAYERS)} (register "
+            "custom layers with chainrule.nn.registry.register_layer before loading)"
+        )
+    if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+        raise FormatError(f"the config of a {name} layer must be a dict of named arguments")
+    if _depth(config) > MAX_DEPTH:
+        raise FormatError(f"the {name} spec is nested more than {MAX_DEPTH} levels deep")
+    cls = LAYERS[name]
+    try:
+        inspect.signature(cls).bind(**config)
+    except TypeError as err:
+        raise FormatError(f"bad config for a {name} layer: {err}") from None
+    try:
+        return cls(**config)
+    except FormatError:
+        raise
+    except (ChainruleError, TypeError, ValueError) as err:
+        raise FormatError(f"bad config for a {name} layer: {err}") from None
