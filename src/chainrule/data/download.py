@@ -8,8 +8,8 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from chainrule.data.idx import atomic_open
 from chainrule.errors import DataNotFoundError, FormatError
+from chainrule.io.atomic import atomic_write
 
 __all__ = [
     "MIRRORS",
@@ -116,7 +116,7 @@ def download_file(
     digest = hashlib.md5(usedforsecurity=False)
     with (
         urllib.request.urlopen(url, timeout=timeout) as response,
-        atomic_open(target) as out,
+        atomic_write(target, "wb") as out,
     ):
         length_header = response.headers.get("Content-Length")
         total = int(length_header) if length_header and length_header.isdigit() else None

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import math
 import os
-import tempfile
 import zlib
-from collections.abc import Iterator
-from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from chainrule.errors import DtypeError, FormatError, ShapeError
+from chainrule.io.atomic import atomic_write
 
 __all__ = ["read_idx", "write_idx", "IDX_TYPES", "DEFAULT_MAX_BYTES"]
 
@@ -209,25 +206,6 @@ def _current_umask() -> int:
     return mask
 
 
-@contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
-    """Open a temp file next to ``path`` for writing; on success it replaces ``path`` atomically."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        # mkstemp makes the file private (0600); give it the mode open() would have given.
-        os.chmod(tmp, 0o666 & ~_current_umask())
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def write_idx(path: str | os.PathLike[str], array: Any) -> None:
     """Write an array as an IDX file, gzip-compressed when the name ends in ``.gz``.
 
@@ -273,7 +251,7 @@ def write_idx(path: str | os.PathLike[str], array: Any) -> None:
         raise ShapeError(f"write_idx: every dimension must be below 2**32, got shape {arr.shape}")
     header = bytes([0, 0, code, arr.ndim]) + np.asarray(arr.shape, dtype=">u4").tobytes()
     payload = np.ascontiguousarray(arr, dtype=IDX_TYPES[code][0]).tobytes()
-    with atomic_open(path) as f:
+    with atomic_write(path, "wb") as f:
         if os.fspath(path).endswith(".gz"):
             with gzip.GzipFile(fileobj=f, mode="wb", mtime=0, filename="") as gz:
                 gz.write(header)
