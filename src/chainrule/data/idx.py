@@ -199,13 +199,6 @@ def read_idx(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES
         raise FormatError(f"{name}: is a folder, expected an IDX file") from None
 
 
-def _current_umask() -> int:
-    """The process umask (os.umask can only be read by setting it, so set it straight back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def write_idx(path: str | os.PathLike[str], array: Any) -> None:
     """Write an array as an IDX file, gzip-compressed when the name ends in ``.gz``.
 
