@@ -36,6 +36,9 @@ _LAZY = {
     "regularizers": "chainrule.regularizers",
     "Trainer": "chainrule.training",
     "History": "chainrule.training",
+    "lr_find": "chainrule.training",
+    "losses": "chainrule.losses",
+    "report": "chainrule.report",
     "save": "chainrule.io",
     "load": "chainrule.io",
 }

@@ -13,6 +13,7 @@ from chainrule.data.datasets import (
     load_csv,
     load_digits,
     load_fashion_mnist,
+    load_idx_folder,
     load_mnist,
     search_paths,
 )
@@ -23,7 +24,7 @@ from chainrule.data.transforms import one_hot, standardize, train_val_split
 
 __all__ = [
     "read_idx", "write_idx",
-    "load_mnist", "load_fashion_mnist", "load_digits", "load_csv",
+    "load_mnist", "load_fashion_mnist", "load_digits", "load_csv", "load_idx_folder",
     "search_paths", "find_dataset", "cache_dir", "SYSTEM_DATA_DIRS",
     "MNIST_CLASSES", "FASHION_MNIST_CLASSES",
     "MIRRORS", "CHECKSUMS", "download_file", "download_dataset",

@@ -184,8 +184,22 @@ def _load_mnist_like(
                 + f"\nDownloading into {target} failed too (offline?):\n{exc}"
             ) from None
         folder = target
+    return load_idx_folder(folder, dataset)
+
+
+def load_idx_folder(folder: str | os.PathLike[str], dataset: str = "IDX") -> tuple[Split, Split]:
+    """Read the four IDX files of one folder in MNIST naming (``train-images-idx3-ubyte[.gz]``...).
+
+    Only ``folder`` is looked in. Images become float32 in [0, 1], labels int64.
+
+    Examples
+    --------
+    >>> from chainrule.data import load_idx_folder
+    >>> (x_train, y_train), (x_test, y_test) = load_idx_folder("my-idx-files")  # doctest: +SKIP
+    """
+    folder = Path(folder)
     paths = [_locate(folder, stem) for stem in MNIST_FILES]
-    if any(p is None for p in paths):  # removed between the search and now
+    if any(p is None for p in paths):
         raise DataNotFoundError(_not_found_message(dataset, [folder], MNIST_FILES))
     arrays = [read_idx(p) for p in paths if p is not None]
     x_tr, y_tr, x_te, y_te = arrays
