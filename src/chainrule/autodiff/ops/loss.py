@@ -51,7 +51,7 @@ class SoftmaxCrossEntropy(Primitive):
         self.probs, self.target, self.rows = exp / total, target, rows
         self.reduction, self.smoothing = reduction, label_smoothing
         if reduction not in ("mean", "sum", "none"):
-            raise ValueError(
+            raise ConfigError(
                 f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
             )
         if reduction == "none":
