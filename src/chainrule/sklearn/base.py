@@ -1,0 +1,656 @@
+"""Shared machinery of the scikit-learn estimators: hyperparameter checks, network, epoch loop."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from chainrule import optim, regularizers
+from chainrule.autodiff.mode import no_grad
+from chainrule.autodiff.tensor import Tensor
+from chainrule.data import train_val_split
+from chainrule.errors import ConfigError, FormatError
+from chainrule.nn import layers as nn_layers
+from chainrule.nn.module import Module
+from chainrule.nn.registry import layer_from_spec, layer_to_spec
+
+__all__ = ["BaseNeuralNet", "ACTIVATIONS", "OPTIMIZERS", "LR_SCHEDULES"]
+
+#: Hidden-layer activations by name (MLPClassifier's names, plus a few more).
+ACTIVATIONS: dict[str, Callable[[], Module]] = {
+    "relu": nn_layers.ReLU,
+    "tanh": nn_layers.Tanh,
+    "logistic": nn_layers.Sigmoid,
+    "sigmoid": nn_layers.Sigmoid,
+    "identity": nn_layers.Identity,
+    "leaky_relu": nn_layers.LeakyReLU,
+    "elu": nn_layers.ELU,
+    "gelu": nn_layers.GELU,
+}
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
+LR_SCHEDULES = ("constant", "step", "cosine")
+_FLOATS = (np.float64, np.float32)  # accepted input dtypes; anything else becomes float64
+_MODEL_BLOB = "chainrule.sklearn/model"  # marks a pickled model_ (see __getstate__)
+_META_KEY = "chainrule.sklearn"  # the metadata entry of a model file written by save()
+
+
+# -- hyperparameter checks -------------------------------------------------------------------
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _number(
+    owner: str,
+    name: str,
+    value: Any,
+    low: float,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A finite real in the given range, as a Python float."""
+    left, right = "(" if low_open else "[", ")" if high_open or high == math.inf else "]"
+    interval = f"{left}{low:g}, {high:g}{right}".replace("inf", "infinity")
+    ok = _is_real(value) and math.isfinite(float(value))
+    if ok:
+        v = float(value)
+        ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+    if not ok:
+        raise ConfigError(f"{owner}: {name} must be a finite number in {interval}, got {value!r}")
+    return float(value)
+
+
+def _integer(owner: str, name: str, value: Any, low: int) -> int:
+    """An integer >= low (bools refused), as a Python int."""
+    if (
+        not isinstance(value, numbers.Integral)
+        or isinstance(value, (bool, np.bool_))
+        or value < low
+    ):
+        raise ConfigError(f"{owner}: {name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _boolean(owner: str, name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{owner}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _choice(owner: str, name: str, value: Any, choices: Any) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(f"{owner}: {name} must be one of {sorted(choices)}, got {value!r}")
+    return value
+
+
+def _hidden_sizes(owner: str, value: Any) -> tuple[int, ...]:
+    """``hidden_layer_sizes`` as a tuple of positive ints (an int means one layer)."""
+    sizes = [value] if isinstance(value, numbers.Integral) else value
+    try:
+        items = list(sizes)
+    except TypeError:
+        items = [None]
+    if isinstance(value, (str, bytes)) or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, (bool, np.bool_)) and int(s) >= 1
+        for s in items
+    ):
+        raise ConfigError(
+            f"{owner}: hidden_layer_sizes must be a positive int or a sequence of positive ints "
+            f"(one per hidden layer, e.g. (100,) or (64, 32)), got {value!r}"
+        )
+    return tuple(int(s) for s in items)
+
+
+def _sample_weights(sample_weight: Any, n: int, allow_all_zero: bool) -> np.ndarray:
+    """Validated non-negative float64 weights of shape (n,); a scalar applies to every sample."""
+    if _is_real(sample_weight):
+        sample_weight = np.full(n, float(sample_weight))
+    sw = check_array(sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight")
+    if sw.shape != (n,):
+        raise ValueError(
+            f"sample_weight must have shape ({n},), one weight per sample, got shape {sw.shape}"
+        )
+    if (sw < 0).any():
+        raise ValueError("sample_weight must be non-negative, got negative weights")
+    if not allow_all_zero and not sw.any():
+        raise ValueError("sample_weight must contain at least one non-zero weight; all are zero")
+    return sw
+
+
+@dataclass(frozen=True)
+class _Config:
+    """The validated hyperparameters of one fit."""
+
+    hidden: tuple[int, ...]
+    activation: str
+    dropout: float
+    batch_norm: bool
+    optimizer: str
+    lr: float
+    momentum: float
+    nesterov: bool
+    weight_decay: float
+    l1: float
+    l2: float
+    batch_size: int | None  # None: "auto"
+    max_epochs: int
+    schedule: Any
+    early_stopping: bool
+    validation_fraction: float
+    n_iter_no_change: int
+    tol: float
+    verbose: int
+
+
+def _check_random_state(owner: str, random_state: Any) -> None:
+    """Refuse anything but None, a non-negative int, a RandomState or a Generator."""
+    if random_state is None or isinstance(
+        random_state, (np.random.Generator, np.random.RandomState)
+    ):
+        return
+    if (
+        not isinstance(random_state, numbers.Integral)
+        or isinstance(random_state, bool)
+        or (random_state < 0)
+    ):
+        raise ConfigError(
+            f"{owner}: random_state must be None, a non-negative int, a numpy RandomState or "
+            f"Generator, got {random_state!r}"
+        )
+
+
+def _generator(random_state: Any) -> np.random.Generator:
+    """A NumPy Generator from a checked ``random_state`` (None gives a fresh, unseeded one)."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        # Draw a seed from it, so a shared RandomState advances as scikit-learn expects.
+        return np.random.default_rng(int(random_state.randint(np.iinfo(np.int32).max)))
+    return np.random.default_rng(random_state)
+
+
+# -- pickling and model files ----------------------------------------------------------------
+def _model_blob(model: Module) -> dict[str, Any]:
+    """A picklable description of ``model``: layer spec, weights, dropout generators."""
+    return {
+        "format": _MODEL_BLOB,
+        "architecture": layer_to_spec(model),
+        "state": model.state_dict(),
+        "dropout_rngs": [m.rng for m in model.modules() if isinstance(m, nn_layers.Dropout)],
+        "training": model.training,
+    }
+
+
+def _model_from_blob(blob: dict[str, Any]) -> Module:
+    """Rebuild the model ``_model_blob`` described."""
+    model = layer_from_spec(blob["architecture"])
+    dtypes = {a.dtype for a in blob["state"].values() if a.dtype.kind == "f"}
+    if dtypes:
+        model.astype(dtypes.pop())
+    model.load_state_dict(blob["state"])
+    dropouts = [m for m in model.modules() if isinstance(m, nn_layers.Dropout)]
+    for layer, rng in zip(dropouts, blob["dropout_rngs"]):
+        layer.rng = rng
+    return model.train(blob["training"])
+
+
+def _optimizer_from_state(model: Module, state: dict[str, Any]) -> optim.Optimizer:
+    """Rebuild an optimizer over ``model`` from its ``state_dict()``."""
+    cls = getattr(optim, state["type"])
+    hp = {k: tuple(v) if isinstance(v, list) else v for k, v in state["hyperparameters"].items()}
+    hp["lr"] = 1.0  # a placeholder: the saved lr (maybe 0 at the end of a schedule) is loaded
+    optimizer = cls(model.named_parameters(), **hp)
+    optimizer.load_state_dict(state)
+    return optimizer
+
+
+def _array_to_json(values: np.ndarray) -> dict[str, Any]:
+    return {
+        "dtype": values.dtype.str if values.dtype.kind != "O" else "object",
+        "values": values.tolist(),
+    }
+
+
+def _array_from_json(doc: Any, where: str) -> np.ndarray:
+    """The array ``_array_to_json`` wrote, refusing dtypes other than bools, numbers, text."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("values"), list):
+        raise FormatError(f"{where}: expected {{'dtype': ..., 'values': [...]}}, got {doc!r:.80}")
+    try:
+        dtype = np.dtype(object if doc.get("dtype") == "object" else str(doc.get("dtype")))
+    except TypeError:
+        raise FormatError(f"{where}: unknown dtype {doc.get('dtype')!r:.40}") from None
+    if dtype.kind not in "biufUO":
+        raise FormatError(f"{where}: unsupported dtype {dtype}")
+    return np.array(doc["values"], dtype=dtype)
+
+
+class BaseNeuralNet(BaseEstimator):
+    """Hyperparameters, training loop, persistence; subclasses define targets, loss, outputs."""
+
+    # Fitted attributes, declared for type checking only (set by fit, absent before).
+    n_outputs_: int
+    out_activation_: str
+
+    # -- hooks the subclasses implement ----------------------------------------------------
+    _y_numeric = False
+
+    def _encode_targets(
+        self, y: np.ndarray, sw: np.ndarray | None, first: bool, incremental: bool, classes: Any
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Targets for the loss and, for a stratified split, the class of each sample."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _per_sample_loss(self, out: Tensor, target: np.ndarray) -> Tensor:
+        """The loss of each sample, shape (N,)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _validation_score(self, out: np.ndarray, target: np.ndarray, sw: Any) -> float:
+        """Accuracy / R^2 of raw outputs against encoded targets (early stopping)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _extra_checks(self, owner: str) -> None:
+        """Validate the subclass's own hyperparameters."""
+
+    def _fitted_extras(self) -> dict[str, Any]:
+        """Subclass fitted attributes for a model file (JSON-safe)."""
+        return {}
+
+    def _restore_extras(self, meta: dict[str, Any], where: str) -> None:
+        """Set the subclass fitted attributes from a model file."""
+
+    # -- hyperparameters -------------------------------------------------------------------
+    def _config(self) -> _Config:
+        """Validate every hyperparameter (scikit-learn validates in fit, not in __init__)."""
+        owner = type(self).__name__
+        batch_size = self.batch_size
+        if batch_size != "auto":
+            batch_size = _integer(owner, "batch_size", batch_size, 1)
+        schedule = self.lr_schedule
+        if not (schedule is None or callable(schedule) or schedule in LR_SCHEDULES):
+            raise ConfigError(
+                f"{owner}: lr_schedule must be None, one of {list(LR_SCHEDULES)} or a callable "
+                f"epoch -> learning rate, got {schedule!r}"
+            )
+        cfg = _Config(
+            hidden=_hidden_sizes(owner, self.hidden_layer_sizes),
+            activation=_choice(owner, "activation", self.activation, ACTIVATIONS),
+            dropout=_number(owner, "dropout", self.dropout, 0.0, 1.0, high_open=True),
+            batch_norm=_boolean(owner, "batch_norm", self.batch_norm),
+            optimizer=_choice(owner, "optimizer", self.optimizer, OPTIMIZERS),
+            lr=_number(owner, "learning_rate", self.learning_rate, 0.0, low_open=True),
+            momentum=_number(owner, "momentum", self.momentum, 0.0, 1.0, high_open=True),
+            nesterov=_boolean(owner, "nesterov", self.nesterov),
+            weight_decay=_number(owner, "weight_decay", self.weight_decay, 0.0),
+            l1=_number(owner, "l1", self.l1, 0.0),
+            l2=_number(owner, "l2", self.l2, 0.0),
+            batch_size=None if batch_size == "auto" else batch_size,
+            max_epochs=_integer(owner, "max_epochs", self.max_epochs, 1),
+            schedule=schedule,
+            early_stopping=_boolean(owner, "early_stopping", self.early_stopping),
+            validation_fraction=_number(
+                owner, "validation_fraction", self.validation_fraction, 0.0, 1.0, True, True
+            ),
+            n_iter_no_change=_integer(owner, "n_iter_no_change", self.n_iter_no_change, 1),
+            tol=_number(owner, "tol", self.tol, 0.0),
+            verbose=_integer(
+                owner,
+                "verbose",
+                int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
+                0,
+            ),
+        )
+        if cfg.optimizer == "sgd" and cfg.nesterov and cfg.momentum == 0:
+            raise ConfigError(
+                f"{owner}: nesterov=True needs momentum > 0, got momentum={self.momentum!r}"
+            )
+        self._extra_checks(owner)
+        _check_random_state(owner, self.random_state)
+        return cfg
+
+    def _schedule(self, cfg: _Config) -> Callable[[int], float] | None:
+        """The learning rate as a function of the epoch, or None for a constant one."""
+        s = cfg.schedule
+        if s is None or s == "constant":
+            return None
+        if s == "step":
+            return optim.step_lr(cfg.lr, step_size=max(1, cfg.max_epochs // 3), gamma=0.1)
+        if s == "cosine":
+            return optim.cosine_lr(cfg.lr, total_steps=cfg.max_epochs)
+        return s  # type: ignore[no-any-return]
+
+    # -- building ------------------------------------------------------------------------
+    def _build_model(
+        self, n_in: int, n_out: int, dtype: Any, cfg: _Config, rng: np.random.Generator
+    ) -> Module:
+        """Linear -> [BatchNorm1d] -> activation -> [Dropout] per hidden layer, then Linear."""
+        init_rng, dropout_rng = rng.spawn(2)
+        layers: list[Module] = []
+        sizes = (n_in, *cfg.hidden)
+        for a, b in zip(sizes, sizes[1:]):
+            # A bias right before batch norm is cancelled by its mean subtraction.
+            layers.append(nn_layers.Linear(a, b, bias=not cfg.batch_norm, rng=init_rng))
+            if cfg.batch_norm:
+                layers.append(nn_layers.BatchNorm1d(b))
+            layers.append(ACTIVATIONS[cfg.activation]())
+            if cfg.dropout > 0:
+                layers.append(nn_layers.Dropout(cfg.dropout, rng=dropout_rng.spawn(1)[0]))
+        layers.append(nn_layers.Linear(sizes[-1], n_out, rng=init_rng))
+        return nn_layers.Sequential(*layers).astype(dtype)
+
+    def _build_optimizer(self, model: Module, cfg: _Config) -> optim.Optimizer:
+        params, lr, wd = model.named_parameters(), cfg.lr, cfg.weight_decay
+        if cfg.optimizer == "sgd":
+            return optim.SGD(
+                params, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=wd
+            )
+        cls = {
+            "adam": optim.Adam,
+            "adamw": optim.AdamW,
+            "rmsprop": optim.RMSprop,
+            "adagrad": optim.Adagrad,
+        }[cfg.optimizer]
+        return cls(params, lr=lr, weight_decay=wd)  # type: ignore[no-any-return]
+
+    def _start(self, n_in: int, dtype: Any, cfg: _Config) -> None:
+        """Fresh network, optimizer, generators and curves (the first fit / partial_fit)."""
+        model_rng, self._rng = _generator(self.random_state).spawn(2)
+        self.model_ = self._build_model(n_in, self.n_outputs_, dtype, cfg, model_rng).eval()
+        self._optimizer = self._build_optimizer(self.model_, cfg)
+        self._dtype = np.dtype(dtype)
+        self.loss_curve_: list[float] = []
+        self.n_iter_ = 0
+        self.best_loss_ = math.inf
+        self.validation_scores_: list[float] | None = None
+        self.best_validation_score_: float | None = None
+        self._no_improvement_count = 0
+
+    # -- training ------------------------------------------------------------------------
+    def _fit(
+        self, X: Any, y: Any, sample_weight: Any, incremental: bool, classes: Any = None
+    ) -> BaseNeuralNet:
+        """``fit`` (all epochs, from scratch) or ``partial_fit`` (one more epoch)."""
+        cfg = self._config()
+        first = not (incremental and hasattr(self, "model_"))
+        X, y = validate_data(
+            self, X, y, reset=first, dtype=_FLOATS, multi_output=True, y_numeric=self._y_numeric
+        )
+        sw = None
+        if sample_weight is not None:
+            sw = _sample_weights(sample_weight, X.shape[0], allow_all_zero=incremental)
+        target, strata = self._encode_targets(y, sw, first, incremental, classes)
+        if first:
+            self._start(X.shape[1], X.dtype, cfg)
+        elif not hasattr(self, "_optimizer"):  # loaded from a model file: no optimizer saved
+            self._optimizer = self._build_optimizer(self.model_, cfg)
+            self._rng = _generator(self.random_state)
+        X = np.asarray(X, dtype=self._dtype)
+        if cfg.batch_norm and X.shape[0] < 2:
+            raise ValueError(
+                f"{type(self).__name__}: batch_norm=True needs at least 2 samples per batch, "
+                f"got n_samples={X.shape[0]}"
+            )
+        if incremental:
+            self._run_epoch(X, target, sw, cfg)
+            self.loss_curve_.append(self._epoch_loss)
+            self.best_loss_ = min(self.best_loss_, self._epoch_loss)
+            self.n_iter_ += 1
+        else:
+            self._fit_epochs(X, target, sw, strata, cfg)
+        self.model_.eval()
+        return self
+
+    def _fit_epochs(
+        self,
+        X: np.ndarray,
+        target: np.ndarray,
+        sw: np.ndarray | None,
+        strata: np.ndarray | None,
+        cfg: _Config,
+    ) -> None:
+        """Up to max_epochs epochs; stop after n_iter_no_change epochs without tol progress."""
+        val = None
+        if cfg.early_stopping:
+            n_val = int(np.floor(X.shape[0] * cfg.validation_fraction + 0.5))
+            if n_val < 2 or X.shape[0] - n_val < 1:
+                raise ValueError(
+                    f"{type(self).__name__}: early_stopping holds out validation_fraction="
+                    f"{cfg.validation_fraction} of n_samples={X.shape[0]}, which gives {n_val} "
+                    "validation samples; it needs at least 2 and 1 left to train on. Use more "
+                    "data, a larger validation_fraction, or early_stopping=False"
+                )
+            weights = np.ones(X.shape[0]) if sw is None else sw
+            (X, target, weights), (xv, tv, wv) = train_val_split(
+                X,
+                target,
+                weights,
+                val_fraction=cfg.validation_fraction,
+                stratify=strata,
+                seed=self._rng,
+            )
+            sw = None if sw is None else weights
+            val = (xv, tv, None if sw is None or not wv.any() else wv)
+            scores: list[float] = []
+            best_score, best_state = -math.inf, self.model_.state_dict()
+        for _ in range(cfg.max_epochs):
+            self._run_epoch(X, target, sw, cfg)
+            loss = self._epoch_loss
+            self.loss_curve_.append(loss)
+            self.n_iter_ += 1
+            if val is not None:
+                score = self._validation_score(self._outputs(val[0]), val[1], val[2])
+                scores.append(score)
+                stalled = score < best_score + cfg.tol
+                if score > best_score:
+                    best_score, best_state = score, self.model_.state_dict()
+            else:
+                stalled = loss > self.best_loss_ - cfg.tol
+            self.best_loss_ = min(self.best_loss_, loss)
+            self._no_improvement_count = self._no_improvement_count + 1 if stalled else 0
+            if cfg.verbose:
+                extra = f", validation score = {score:.6f}" if val is not None else ""
+                print(f"Epoch {self.n_iter_}, loss = {loss:.8f}{extra}")
+            if self._no_improvement_count >= cfg.n_iter_no_change:
+                break
+        if val is not None:
+            # Early stopping keeps the weights of the best validation score, not the last ones.
+            self.model_.load_state_dict(best_state)
+            self.validation_scores_, self.best_validation_score_ = scores, best_score
+
+    def _batches(self, n: int, cfg: _Config) -> list[np.ndarray]:
+        """Shuffled mini-batches of indices ("auto": min(200, n); larger sizes mean n)."""
+        size = min(200 if cfg.batch_size is None else cfg.batch_size, n)
+        # One batch needs no shuffling: order does not change a full-batch gradient.
+        order = np.arange(n) if size >= n else self._rng.permutation(n)
+        batches = [order[i : i + size] for i in range(0, n, size)]
+        if cfg.batch_norm and len(batches) > 1 and len(batches[-1]) == 1:
+            # Batch norm cannot normalize a single sample in training mode: merge it.
+            batches[-2:] = [np.concatenate(batches[-2:])]
+        return batches
+
+    def _run_epoch(
+        self, X: np.ndarray, target: np.ndarray, sw: np.ndarray | None, cfg: _Config
+    ) -> None:
+        """One pass over the data; sets ``_epoch_loss`` (weighted mean loss + mean penalty)."""
+        model, opt = self.model_, self._optimizer
+        schedule = self._schedule(cfg)
+        if schedule is not None:
+            opt.lr = schedule(self.n_iter_)
+        penalties: list[Callable[[Module], Tensor]] = []
+        if cfg.l1:
+            penalties.append(regularizers.L1(cfg.l1))
+        if cfg.l2:
+            penalties.append(regularizers.L2(cfg.l2))
+        # Weights scaled to mean 1: each batch's loss is sum(w_i * l_i) / batch size, so a
+        # full batch gives the weighted mean, equal to the mean over repeated samples.
+        # All-zero weights (allowed in partial_fit) leave only the penalties to minimize.
+        scale = None
+        if sw is not None:
+            scale = (sw / sw.mean() if sw.any() else sw).astype(self._dtype)
+        n = X.shape[0]
+        data_sum = penalty_sum = 0.0
+        model.train()
+        for idx in self._batches(n, cfg):
+            per_sample = self._per_sample_loss(model(Tensor(X[idx])), target[idx])
+            if scale is None:
+                loss = per_sample.mean()
+            else:
+                loss = (per_sample * (scale[idx] / len(idx))).sum()
+            data_sum += float(loss.item()) * len(idx)
+            for penalty in penalties:
+                term = penalty(model)
+                penalty_sum += float(term.item()) * len(idx)
+                loss = loss + term
+            if not math.isfinite(float(loss.item())):
+                model.eval()
+                raise FloatingPointError(
+                    f"{type(self).__name__}: the training loss became {float(loss.item())} in "
+                    f"epoch {self.n_iter_ + 1}; lower learning_rate (now {opt.lr:g}) or "
+                    "standardize X (and y for regression), e.g. with StandardScaler"
+                )
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        model.eval()
+        self._epoch_loss = (data_sum + penalty_sum) / n
+
+    # -- prediction ----------------------------------------------------------------------
+    def _outputs(self, X: np.ndarray) -> np.ndarray:
+        """Raw network outputs for validated X, in evaluation mode, without a graph."""
+        self.model_.eval()
+        with no_grad():
+            return np.asarray(self.model_(Tensor(np.asarray(X, dtype=self._dtype))).data)
+
+    def _predict_outputs(self, X: Any) -> np.ndarray:
+        """Check fitted, validate X (feature count and names), return raw outputs."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=_FLOATS)
+        return self._outputs(X)
+
+    # -- pickling (scikit-learn requires it; the network is stored as spec + arrays) -------
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        if isinstance(state.get("model_"), Module):
+            state["model_"] = _model_blob(state["model_"])
+        if isinstance(state.get("_optimizer"), optim.Optimizer):
+            state["_optimizer"] = state["_optimizer"].state_dict()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        blob = state.get("model_")
+        if isinstance(blob, dict) and blob.get("format") == _MODEL_BLOB:
+            state["model_"] = _model_from_blob(blob)
+            if isinstance(state.get("_optimizer"), dict):
+                state["_optimizer"] = _optimizer_from_state(state["model_"], state["_optimizer"])
+        super().__setstate__(state)
+
+    # -- model files ---------------------------------------------------------------------
+    def _params_for_file(self) -> dict[str, Any]:
+        """``get_params()`` made JSON-safe (schedules as their config, generators as None)."""
+        params = self.get_params(deep=False)
+        schedule = params["lr_schedule"]
+        if isinstance(schedule, optim.Schedule):
+            params["lr_schedule"] = {"schedule": schedule.config()}
+        elif callable(schedule):
+            raise ConfigError(
+                f"{type(self).__name__}.save: lr_schedule={schedule!r} cannot be written to a "
+                "model file; use a name ('step', 'cosine') or a chainrule.optim schedule"
+            )
+        if not isinstance(params["random_state"], (numbers.Integral, type(None))):
+            params["random_state"] = None
+        return params
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted estimator as a chainrule model file pair (no pickle).
+
+        The network goes to ``NAME.safetensors`` + ``NAME.json`` through ``chainrule.save``;
+        the hyperparameters and fitted attributes (``classes_``, ``loss_curve_``, ...) are
+        stored in the JSON. The optimizer state is not saved: ``partial_fit`` after ``load``
+        starts a fresh optimizer. Returns the JSON path.
+        """
+        check_is_fitted(self)
+        from chainrule.io import save as save_model
+
+        names = getattr(self, "feature_names_in_", None)
+        meta = {
+            "estimator": type(self).__name__,
+            "n_features_in_": self.n_features_in_,
+            "feature_names_in_": None if names is None else [str(n) for n in names],
+            "n_outputs_": self.n_outputs_,
+            "out_activation_": self.out_activation_,
+            "n_iter_": self.n_iter_,
+            "loss_curve_": list(self.loss_curve_),
+            "best_loss_": self.best_loss_,
+            "validation_scores_": self.validation_scores_,
+            "best_validation_score_": self.best_validation_score_,
+            **self._fitted_extras(),
+        }
+        classes = getattr(self, "classes_", None)
+        class_names = None
+        if classes is not None and getattr(self, "_target_type", "") != "multilabel-indicator":
+            class_names = [str(c) for c in classes]
+        return save_model(
+            self.model_,
+            path,
+            class_names=class_names,
+            hyperparameters=self._params_for_file(),
+            metadata={_META_KEY: meta},
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> Any:
+        """Load an estimator written by ``save``; ready to predict (and to ``partial_fit``)."""
+        from chainrule.io import load as load_model
+
+        loaded = load_model(path)
+        where = str(loaded.path)
+        meta = (loaded.metadata or {}).get(_META_KEY)
+        if not isinstance(meta, dict) or meta.get("estimator") != cls.__name__:
+            raise FormatError(
+                f"{where}: not a {cls.__name__} file (written by {cls.__name__}.save); hint: "
+                "open plain chainrule models with chainrule.load(path)"
+            )
+        params = dict(loaded.hyperparameters or {})
+        if isinstance(params.get("hidden_layer_sizes"), list):
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        schedule = params.get("lr_schedule")
+        if isinstance(schedule, dict):
+            params["lr_schedule"] = optim.schedule_from_config(schedule.get("schedule", {}))
+        try:
+            est = cls(**params)
+        except TypeError as err:
+            raise FormatError(
+                f"{where}: hyperparameters do not fit {cls.__name__}: {err}"
+            ) from None
+        try:
+            est._restore_fitted(loaded, meta, where)
+        except (KeyError, TypeError, ValueError) as err:
+            raise FormatError(f"{where}: corrupt {cls.__name__} metadata ({err!r})") from None
+        return est
+
+    def _restore_fitted(self, loaded: Any, meta: dict[str, Any], where: str) -> None:
+        """Set the fitted attributes from a loaded model file and its metadata."""
+        self.model_ = loaded.model.eval()
+        self._dtype = np.dtype(loaded.dtype)
+        self.n_features_in_ = int(meta["n_features_in_"])
+        if meta.get("feature_names_in_") is not None:
+            self.feature_names_in_ = np.array(meta["feature_names_in_"], dtype=object)
+        self.n_outputs_ = int(meta["n_outputs_"])
+        self.out_activation_ = str(meta["out_activation_"])
+        self.n_iter_ = int(meta["n_iter_"])
+        self.loss_curve_ = [float(v) for v in meta["loss_curve_"]]
+        self.best_loss_ = float(meta["best_loss_"])
+        scores = meta.get("validation_scores_")
+        self.validation_scores_ = None if scores is None else [float(v) for v in scores]
+        best = meta.get("best_validation_score_")
+        self.best_validation_score_ = None if best is None else float(best)
+        self._no_improvement_count = 0
+        self._restore_extras(meta, where)
