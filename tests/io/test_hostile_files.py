@@ -8,6 +8,7 @@ import hashlib
 import json
 import re
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -391,3 +392,14 @@ def test_valid_header_is_returned(pair):
     assert digest == hashlib.sha256(pair[1].read_bytes()).hexdigest()
     assert arrays["weight"].dtype == np.float32
     assert arrays["weight"].tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_hostile_architecture_is_refused_before_allocating(tmp_path: Path) -> None:
+    """A JSON asking for a huge Linear next to a small weights file fails without building it."""
+    path = save(Linear(3, 2), tmp_path / "tiny")
+    doc = json.loads(path.read_text())
+    doc["architecture"]["config"].update(in_features=200_000, out_features=100_000)
+    path.write_text(json.dumps(doc))
+    with pytest.raises(FormatError, match=r"needs 20,000,100,000 parameters and buffers but "
+                       r"tiny.safetensors holds only 8"):  # fmt: skip
+        load(path)

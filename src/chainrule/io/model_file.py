@@ -25,6 +25,7 @@ from chainrule.io.safetensors_file import (
     decode_safetensors,
     encode_safetensors,
     loads_strict,
+    read_safetensors_header,
     sha256_hex,
 )
 from chainrule.nn.module import Module
@@ -469,6 +470,19 @@ def load(path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -> Load
     version = doc.get("chainrule_version")
     created = doc.get("created")
 
+    stored = sum(
+        math.prod(entry["shape"])
+        for name, entry in read_safetensors_header(weights_path).items()
+        if name != "__metadata__"
+    )
+    needed = _registry().spec_size(architecture)
+    # Refuse before allocating what a hostile architecture asks for; a small mismatch is built
+    # so that the tensor-by-tensor comparison below can name exactly what differs.
+    if needed > 2 * stored + 1_000_000:
+        raise FormatError(
+            f"{json_path}: the architecture needs {needed:,} parameters and buffers but "
+            f"{weights_path.name} holds only {stored:,}; the two files do not belong together"
+        )
     try:
         model = _registry().layer_from_spec(architecture)
     except (ChainruleError, TypeError, ValueError, KeyError, RecursionError, MemoryError) as exc:

@@ -116,6 +116,26 @@ def _depth(spec: Any) -> int:
     return deepest
 
 
+def spec_size(spec: Any) -> int:
+    """Scalars (parameters and buffers) the layers of a spec would allocate, without building them.
+
+    Lets a model file be checked against its weights before any memory is spent on a hostile
+    architecture. Layers that declare no ``spec_size`` count as 0.
+    """
+    total, stack = 0, [spec]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict) or not isinstance(node.get("config"), dict):
+            continue
+        config = node["config"]
+        if isinstance(config.get("layers"), list):
+            stack.extend(config["layers"])
+        size = getattr(LAYERS.get(node.get("type")), "spec_size", None)  # type: ignore[arg-type]
+        if size is not None:
+            total += max(0, int(size(config)))
+    return total
+
+
 def layer_from_spec(spec: Any) -> Module:
     """Build the layer a spec describes, refusing unknown types and bad arguments.
 

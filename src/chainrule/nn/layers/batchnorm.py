@@ -54,6 +54,12 @@ class BatchNorm1d(Module):
     array([0.2, 2. ], dtype=float32)
     """
 
+    @staticmethod
+    def spec_size(config: dict[str, Any]) -> int:
+        """Scalars the layer a config describes would allocate (checked before building it)."""
+        n = config.get("num_features")
+        return 4 * n + 1 if isinstance(n, int) else 0
+
     def __init__(
         self,
         num_features: int,

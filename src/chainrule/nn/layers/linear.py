@@ -78,6 +78,14 @@ class Linear(Module):
     (2, 256)
     """
 
+    @staticmethod
+    def spec_size(config: dict[str, Any]) -> int:
+        """Scalars the layer a config describes would allocate (checked before building it)."""
+        n_in, n_out = config.get("in_features"), config.get("out_features")
+        if not (isinstance(n_in, int) and isinstance(n_out, int)):
+            return 0  # the constructor itself rejects such a config
+        return n_in * n_out + (n_out if config.get("bias", True) else 0)
+
     def __init__(
         self,
         in_features: int,
