@@ -160,14 +160,30 @@ SAMPLES: dict[str, list[Case]] = {
     ],
     "softmax_cross_entropy": [
         Case(lambda z: cr.softmax_cross_entropy(z, LABELS), lambda z: _ce(z, LABELS), [r(4, 3)]),
-        Case(lambda z: cr.softmax_cross_entropy(z, LABELS, "sum"),
-             lambda z: _ce(z, LABELS, "sum"), [r(4, 3)], id="sum"),  # fmt: skip
-        Case(lambda z: cr.softmax_cross_entropy(z, LABELS, "none"),
-             lambda z: _ce(z, LABELS, "none"), [r(4, 3)], id="none"),  # fmt: skip
-        Case(lambda z: cr.softmax_cross_entropy(z, LABELS, label_smoothing=0.1),
-             lambda z: _ce(z, LABELS, s=0.1), [r(4, 3)], id="smoothing"),  # fmt: skip
-        Case(lambda z: cr.softmax_cross_entropy(z, LABELS[:1]),
-             lambda z: 0.0 * z.sum(), [np.array([[0.0, 0.0, 1000.0]])], id="logit-1000"),
+        Case(
+            lambda z: cr.softmax_cross_entropy(z, LABELS, "sum"),
+            lambda z: _ce(z, LABELS, "sum"),
+            [r(4, 3)],
+            id="sum",
+        ),  # fmt: skip
+        Case(
+            lambda z: cr.softmax_cross_entropy(z, LABELS, "none"),
+            lambda z: _ce(z, LABELS, "none"),
+            [r(4, 3)],
+            id="none",
+        ),  # fmt: skip
+        Case(
+            lambda z: cr.softmax_cross_entropy(z, LABELS, label_smoothing=0.1),
+            lambda z: _ce(z, LABELS, s=0.1),
+            [r(4, 3)],
+            id="smoothing",
+        ),  # fmt: skip
+        Case(
+            lambda z: cr.softmax_cross_entropy(z, LABELS[:1]),
+            lambda z: 0.0 * z.sum(),
+            [np.array([[0.0, 0.0, 1000.0]])],
+            id="logit-1000",
+        ),
     ],
     "sum": [
         Case(lambda a: a.sum(), np.sum, [r(3, 4)], id="all"),

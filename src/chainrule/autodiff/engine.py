@@ -40,32 +40,35 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
 
 def _topological_order(root: Tensor) -> list[Tensor]:
     """Tensors that need a gradient, inputs before the outputs computed from them."""
+    # Tensors hash by identity, so they key sets and dicts directly.
     order: list[Tensor] = []
-    seen: set[int] = set()
+    seen: set[Tensor] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
     while stack:
         t, done = stack.pop()
         if done:
             order.append(t)
             continue
-        if id(t) in seen:
+        if t in seen:
             continue
-        seen.add(id(t))
-        stack.append((t, True))
+        seen.add(t)
         op = t._op
-        if op is None:
+        if op is None:  # a leaf: nothing below it
+            order.append(t)
             continue
-        if op.inputs is None:
+        inputs = op.inputs
+        if inputs is None:
             raise GradientError(_FREED)
-        for inp, need in zip(op.inputs, op.needs_grad or ()):
-            if need and id(inp) not in seen:
+        stack.append((t, True))
+        for inp, need in zip(inputs, op.needs_grad):
+            if need and inp not in seen:
                 stack.append((inp, False))
     return order
 
 
 def _own(grad: Any, handed: set[int]) -> Any:
     """A gradient array that nobody else holds, so users may change ``.grad`` in place."""
-    if id(grad) in handed or grad.base is not None or not grad.flags.writeable:
+    if grad.base is not None or id(grad) in handed or not grad.flags.writeable:
         grad = grad.copy()
     handed.add(id(grad))
     return grad
@@ -84,12 +87,13 @@ def backward(root: Tensor, grad: Any, retain_graph: bool = False) -> None:
     """Propagate ``grad`` (d loss / d root) to every leaf that requires a gradient."""
     order = _topological_order(root)
     anomaly = mode._state.anomaly
-    grads: dict[int, Any] = {id(root): grad}
+    grads: dict[Tensor, Any] = {root: grad}
     handed: set[int] = set()
+    pop, get = grads.pop, grads.get
     for position in range(len(order) - 1, -1, -1):
         t = order[position]
         order[position] = None  # type: ignore[call-overload]  # release as soon as done
-        g = grads.pop(id(t), None)
+        g = pop(t, None)
         if g is None:
             continue
         if t._hooks:
@@ -103,29 +107,28 @@ def backward(root: Tensor, grad: Any, retain_graph: bool = False) -> None:
             continue
         if t._retain:
             _accumulate(t, g, handed)
-        if op.inputs is None:
+        inputs = op.inputs
+        if inputs is None:
             raise GradientError(_FREED)
-        inputs, needs = op.inputs, op.needs_grad or ()
         if anomaly:
             with quiet():
                 in_grads = op.backward(g)
         else:
             in_grads = op.backward(g)
-        for index, (inp, need, ig) in enumerate(zip(inputs, needs, in_grads)):
-            if not need or ig is None:
+        for index, (inp, need, ig) in enumerate(zip(inputs, op.needs_grad, in_grads)):
+            if ig is None or not need:
                 continue
-            if ig.shape != inp.data.shape:
-                ig = unbroadcast(ig, inp.data.shape)
-            if ig.dtype != inp.data.dtype:
-                ig = ig.astype(inp.data.dtype)
+            data = inp.data
+            if ig.shape != data.shape:
+                ig = unbroadcast(ig, data.shape)
+            if ig.dtype != data.dtype:
+                ig = ig.astype(data.dtype)
             if anomaly:
                 check_backward(op, index, ig)
-            key = id(inp)
-            previous = grads.get(key)
-            grads[key] = ig if previous is None else previous + ig
+            previous = get(inp)
+            grads[inp] = ig if previous is None else previous + ig
         if not retain_graph:
             op.release()
-    del grads
 
 
 def _hooked(replaced: Any, original: Any) -> Any:

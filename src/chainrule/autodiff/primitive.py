@@ -55,21 +55,20 @@ class Primitive:
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
         """Run the forward on tensors and, when gradients are wanted, record the graph node."""
-        from chainrule.autodiff.tensor import Tensor
-
-        op = cls()
-        record = mode._state.grad_enabled and any(t.requires_grad for t in inputs)
-        op.needs_grad = tuple(t.requires_grad for t in inputs) if record else None
-        anomaly = mode._state.anomaly
-        if anomaly:
+        # The hot path of every operation: kept flat, since its overhead is paid per op.
+        state = mode._state
+        op = cls.__new__(cls)
+        needs = tuple([t.requires_grad for t in inputs]) if state.grad_enabled else ()
+        record = True in needs
+        op.needs_grad = needs if record else None
+        if state.anomaly:
             op.created_at = _user_frame()
-        if anomaly:
             with quiet():  # our check, not NumPy's warning, reports the bad value
                 out = op.forward(*[t.data for t in inputs], **params)
             _check_forward(op, inputs, out)
         else:
             out = op.forward(*[t.data for t in inputs], **params)
-        result = Tensor.__new__(Tensor)
+        result = _new_tensor(_tensor_class)
         result.data = out
         result.grad = None
         result._retain = False
@@ -83,6 +82,10 @@ class Primitive:
             result.requires_grad = False
             result._op = None
         return result
+
+
+_new_tensor = object.__new__
+_tensor_class: Any = None  # set by chainrule.autodiff.tensor once Tensor exists (import cycle)
 
 
 def quiet() -> Any:

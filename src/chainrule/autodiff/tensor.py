@@ -350,3 +350,6 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 
 
 from chainrule.autodiff import functions as F  # noqa: E402  - the operators need the functions
+from chainrule.autodiff import primitive as _primitive  # noqa: E402
+
+_primitive._tensor_class = Tensor  # primitives build their results without importing Tensor

@@ -185,8 +185,10 @@ class Trainer:
         """
         _check_int("epochs", epochs)
         _check_int("batch_size", batch_size)
-        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, int) or not (
-            0 <= initial_epoch < epochs
+        if (
+            isinstance(initial_epoch, bool)
+            or not isinstance(initial_epoch, int)
+            or not (0 <= initial_epoch < epochs)
         ):
             raise ConfigError(
                 f"fit: initial_epoch must be an int in [0, epochs={epochs}), got {initial_epoch!r}"
