@@ -166,7 +166,10 @@ def _plots_and_report(
     images: dict[str, str] = {}
     if len(history):
         images["Learning curves"] = str(
-            report.plot_learning_curves(history.history, plots / "learning_curves.png")
+            report.plot_learning_curves(
+                {k: v for k, v in history.history.items() if k != "seconds"},
+                plots / "learning_curves.png",
+            )
         )
     images["Confusion matrix (test set)"] = str(
         report.plot_confusion_matrix(
