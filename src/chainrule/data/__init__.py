@@ -5,12 +5,12 @@ Everything here works on NumPy arrays and needs nothing from the engine.
 
 from __future__ import annotations
 
+from chainrule.data.csv import load_csv
 from chainrule.data.datasets import (
     FASHION_MNIST_CLASSES,
     MNIST_CLASSES,
     SYSTEM_DATA_DIRS,
     find_dataset,
-    load_csv,
     load_digits,
     load_fashion_mnist,
     load_idx_folder,

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import csv
-import gzip
-import math
 import os
-import zlib
 from importlib import resources
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 
 from chainrule.data import download as _download
 from chainrule.data.idx import read_idx
 from chainrule.data.transforms import train_val_split
-from chainrule.errors import ConfigError, DataNotFoundError, FormatError, ShapeError
+from chainrule.errors import ConfigError, DataNotFoundError, FormatError
 
 __all__ = [
     "load_mnist",
     "load_fashion_mnist",
     "load_digits",
-    "load_csv",
     "search_paths",
     "find_dataset",
     "SYSTEM_DATA_DIRS",
@@ -338,202 +332,3 @@ def load_digits(
         x, y, val_fraction=test_size, stratify=y if stratify else None, seed=seed
     )
     return (x_tr, y_tr), (x_te, y_te)
-
-
-def _open_text(name: str) -> IO[str]:
-    """Open a CSV as text, through gzip when it starts with the gzip magic; BOM stripped."""
-    with open(name, "rb") as f:
-        gz = f.read(2) == b"\x1f\x8b"
-    if gz:
-        return gzip.open(name, "rt", encoding="utf-8-sig", newline="")
-    return open(name, encoding="utf-8-sig", newline="")
-
-
-def _is_number(cell: str) -> bool:
-    """Whether ``float(cell)`` succeeds."""
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def _labels_to_ints(name: str, labels: list[str], lines: list[int]) -> tuple[np.ndarray, list[str]]:
-    """Whole-number labels are kept as they are; otherwise names are mapped to 0..K-1 sorted."""
-    if all(_is_number(s) for s in labels):
-        values = np.array([float(s) for s in labels])
-        frac = np.flatnonzero((values != np.round(values)) | ~np.isfinite(values))
-        if frac.size:
-            i = int(frac[0])
-            raise FormatError(
-                f"{name}, line {lines[i]}: label {labels[i]!r} is not a whole number; class "
-                "labels must be integers or names (regression targets are not supported)"
-            )
-        if (values < 0).any():
-            i = int(np.flatnonzero(values < 0)[0])
-            raise FormatError(
-                f"{name}, line {lines[i]}: label {labels[i]!r} is negative; numeric class "
-                "labels must be in 0..K-1"
-            )
-        y = values.astype(np.int64)
-        return y, [str(k) for k in range(int(y.max()) + 1)]
-    names = sorted(set(labels))
-    index = {c: k for k, c in enumerate(names)}
-    return np.array([index[s] for s in labels], dtype=np.int64), names
-
-
-def load_csv(
-    path: str | os.PathLike[str],
-    label_column: int | str = 0,
-    has_header: bool | str = "auto",
-    image_shape: tuple[int, ...] | None = None,
-    delimiter: str = ",",
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Load your own labelled data from a CSV file: one label column, the rest pixel values.
-
-    Parameters
-    ----------
-    path : str or PathLike
-        The CSV (UTF-8; gzip-compressed is detected). Blank lines are skipped.
-    label_column : int or str
-        Index of the label column (negative counts from the end) or its header name.
-    has_header : bool or "auto"
-        ``"auto"`` treats the first row as a header when one of its pixel cells is not a number.
-    image_shape : tuple of int, optional
-        Reshape each row's pixels, e.g. ``(28, 28)``.
-    delimiter : str
-        Cell separator.
-
-    Returns
-    -------
-    (x, y, class_names)
-        ``x`` float32 of shape (N, P) or (N, *image_shape); ``y`` int64. Whole-number labels
-        are kept (``class_names`` = "0".."max"); text labels are mapped to 0..K-1 in sorted
-        order and ``class_names`` lists them.
-
-    Raises
-    ------
-    FormatError
-        Empty file, missing label column, ragged rows, non-numeric or NaN pixels; the
-        message names the file, line and column.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> from chainrule.data import load_csv
-    >>> p = Path(tempfile.mkdtemp()) / "pets.csv"
-    >>> _ = p.write_text("kind,a,b\\ncat,0,1\\ndog,1,0\\ncat,1,1\\n")
-    >>> x, y, names = load_csv(p, label_column="kind")
-    >>> x.shape, y.tolist(), names
-    ((3, 2), [0, 1, 0], ['cat', 'dog'])
-    """
-    name = os.fspath(path)
-    if has_header not in (True, False, "auto"):
-        raise ConfigError(f"load_csv: has_header must be True, False or 'auto', got {has_header!r}")
-    if isinstance(label_column, str) and has_header is False:
-        raise ConfigError(
-            f"load_csv: label_column={label_column!r} is a name, which needs a header row; "
-            "pass has_header=True or 'auto', or give the column's index"
-        )
-    header: list[str] | None = None
-    label_idx = -1
-    ncols = first_line = 0
-    rows: list[np.ndarray] = []
-    labels: list[str] = []
-    lines: list[int] = []
-    try:
-        with _open_text(name) as f:
-            reader = csv.reader(f, delimiter=delimiter)
-            for row in reader:
-                cells = [c.strip() for c in row]
-                if not any(cells):
-                    continue
-                line = reader.line_num
-                if not ncols:  # the first non-blank row fixes the layout
-                    ncols, first_line = len(cells), line
-                    label_idx = _label_index(name, line, label_column, cells)
-                    if ncols < 2:
-                        raise FormatError(
-                            f"{name}, line {line}: only {ncols} column; expected a label column "
-                            f"and pixel columns separated by {delimiter!r}"
-                        )
-                    pixels = cells[:label_idx] + cells[label_idx + 1 :]
-                    if (
-                        has_header is True
-                        or isinstance(label_column, str)
-                        or (has_header == "auto" and not all(map(_is_number, pixels)))
-                    ):
-                        header = cells
-                        continue
-                if len(cells) != ncols:
-                    raise FormatError(
-                        f"{name}, line {line}: {len(cells)} columns, but line {first_line} has "
-                        f"{ncols}; every row needs the same number of cells"
-                    )
-                pixels = cells[:label_idx] + cells[label_idx + 1 :]
-                try:
-                    values = np.array(pixels, dtype=np.float32)
-                except ValueError:
-                    bad = next(i for i, c in enumerate(pixels) if not _is_number(c))
-                    raise FormatError(
-                        f"{name}, line {line}, column {_col(bad, label_idx, header)}: "
-                        f"{pixels[bad]!r} is not a number; pixel values must be numeric"
-                    ) from None
-                if not np.isfinite(values).all():
-                    bad = int(np.flatnonzero(~np.isfinite(values))[0])
-                    raise FormatError(
-                        f"{name}, line {line}, column {_col(bad, label_idx, header)}: value "
-                        f"{pixels[bad]!r} is NaN or infinite; fill in or drop missing values"
-                    )
-                if not cells[label_idx]:
-                    raise FormatError(
-                        f"{name}, line {line}, column {label_idx + 1}: the label is empty"
-                    )
-                rows.append(values)
-                labels.append(cells[label_idx])
-                lines.append(line)
-    except (UnicodeDecodeError, csv.Error, gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise FormatError(f"{name}: cannot be read as a CSV text file ({exc})") from None
-    if not rows:
-        what = "has only a header row" if header is not None else "is empty"
-        raise FormatError(f"{name}: the file {what}; expected rows of a label and pixel values")
-    x = np.stack(rows)
-    y, class_names = _labels_to_ints(name, labels, lines)
-    if image_shape is not None:
-        shape = tuple(int(d) for d in image_shape)
-        if math.prod(shape) != x.shape[1]:
-            raise ShapeError(
-                f"load_csv: image_shape={shape} holds {math.prod(shape)} pixels but {name} has "
-                f"{x.shape[1]} pixel columns per row"
-            )
-        x = x.reshape(len(x), *shape)
-    return x, y, class_names
-
-
-def _label_index(name: str, line: int, label_column: int | str, first: list[str]) -> int:
-    """Resolve ``label_column`` against the first row to a non-negative index."""
-    if isinstance(label_column, str):
-        if label_column not in first:
-            raise FormatError(
-                f"{name}, line {line}: no column named {label_column!r}; the header has "
-                f"{', '.join(map(repr, first[:20]))}{' ...' if len(first) > 20 else ''}"
-            )
-        return first.index(label_column)
-    if isinstance(label_column, bool) or not isinstance(label_column, (int, np.integer)):
-        raise ConfigError(
-            f"load_csv: label_column must be an int index or a header name, got {label_column!r}"
-        )
-    n = len(first)
-    if not -n <= label_column < n:
-        raise FormatError(
-            f"{name}, line {line}: label column {label_column} does not exist; the rows have "
-            f"{n} columns"
-        )
-    return int(label_column) % n
-
-
-def _col(pixel_pos: int, label_idx: int, header: list[str] | None) -> str:
-    """1-based column number (plus header name) of a pixel cell, for messages."""
-    col = pixel_pos + (pixel_pos >= label_idx)
-    return f"{col + 1}" + (f" ({header[col]!r})" if header else "")
