@@ -519,3 +519,25 @@ def test_initial_epoch_resumes_numbering_and_validates() -> None:
     assert history.epochs == [3, 4]
     with pytest.raises(ConfigError, match=r"initial_epoch must be an int in \[0, epochs=5\)"):
         trainer.fit(x, y, epochs=5, initial_epoch=5)
+
+
+def test_fit_trains_in_training_mode_even_if_the_model_was_in_eval() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    dropout = nn.Dropout(0.5, rng=0)
+    seen: list[bool] = []
+    model = nn.Sequential(nn.Linear(3, 4, rng=0), dropout, nn.Linear(4, 2, rng=1))
+    original = dropout.forward
+
+    def spy(t):  # type: ignore[no-untyped-def]
+        seen.append(dropout.training)
+        return original(t)
+
+    dropout.forward = spy  # type: ignore[method-assign]
+    model.eval()
+    Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1)).fit(
+        x, y, epochs=2, batch_size=8, seed=0
+    )
+    assert seen and all(seen)  # every training forward ran with dropout active
+    assert not dropout.training  # and the caller's eval mode is restored afterwards

@@ -300,6 +300,7 @@ class Trainer:
         sums = [0.0] * len(metrics)
         batch_logs: dict[str, Any] = {"loss": 0.0, "size": 0}
         batch_callbacks = self.callbacks.batch_callbacks
+        self.model.train()  # once per epoch (and after batch callbacks), not per step
         for index, (xb, yb) in enumerate(loader):
             size = len(xb)
             loss, penalty, out = self._step(xb, yb, health if index == diag_batch else None)
@@ -317,6 +318,7 @@ class Trainer:
                     batch_logs["penalty"] = penalty
                 for cb in batch_callbacks:
                     cb.on_batch_end(self, index, batch_logs)
+                self.model.train()  # a batch callback may have switched a module to eval
             if self.stop_training:
                 break
         seen = max(seen, 1)
@@ -342,7 +344,6 @@ class Trainer:
     ) -> tuple[float, float, Any]:
         """One optimizer step; returns the batch loss, the penalty and the output array."""
         model = self.model
-        model.train()  # every step: a batch callback may have switched a module to eval
         if health is None:
             out = model(Tensor(xb))
         else:
