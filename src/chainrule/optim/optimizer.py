@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -11,57 +10,9 @@ import numpy as np
 from chainrule.autodiff.backend import namespace, to_numpy
 from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError, ShapeError
+from chainrule.validation import check_int, check_number
 
 __all__ = ["Optimizer"]
-
-
-def _is_real(value: Any) -> bool:
-    """True for an int or float (NumPy scalars included), not a bool."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_)
-    )
-
-
-def check_number(
-    owner: str,
-    name: str,
-    value: Any,
-    low: float,
-    high: float = math.inf,
-    low_open: bool = False,
-    high_open: bool = False,
-    hint: str = "",
-) -> float:
-    """Validate a finite real in a range and return it as a Python float (never np.float64)."""
-    left = "(" if low_open else "["
-    right = ")" if high_open or high == math.inf else "]"
-    allowed = f"{left}{low:g}, {high:g}{right}".replace("inf", "infinity")
-    if not _is_real(value) or not math.isfinite(float(value)):
-        raise ConfigError(
-            f"{owner}: {name} must be a finite number in {allowed}, got {value!r}" + hint
-        )
-    number = float(value)
-    too_low = number <= low if low_open else number < low
-    too_high = number >= high if high_open else number > high
-    if too_low or too_high:
-        raise ConfigError(f"{owner}: {name} must be in {allowed}, got {value!r}" + hint)
-    return number
-
-
-def check_int(owner: str, name: str, value: Any, low: int = 0) -> int:
-    """Validate an integer >= ``low`` and return it as a Python int."""
-    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"{owner}: {name} must be an integer >= {low}, got {value!r}")
-    if value < low:
-        raise ConfigError(f"{owner}: {name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def check_bool(owner: str, name: str, value: Any) -> bool:
-    """Validate a bool (not 0/1 or a string) and return it."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"{owner}: {name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def _collect(params: Any, owner: str) -> tuple[list[Tensor], list[str | None]]:

@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer, check_bool, check_number
+from chainrule.optim.optimizer import Optimizer
+from chainrule.validation import check_bool, check_number
 
 __all__ = ["RMSprop"]
 

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chainrule.errors import ConfigError
-from chainrule.optim.optimizer import Optimizer, check_int, check_number
+from chainrule.optim.optimizer import Optimizer
+from chainrule.validation import check_int, check_number
 
 __all__ = [
     "Schedule",

@@ -21,6 +21,7 @@ from chainrule.errors import ConfigError, FormatError
 from chainrule.nn import layers as nn_layers
 from chainrule.nn.module import Module
 from chainrule.nn.registry import layer_from_spec, layer_to_spec
+from chainrule.validation import check_bool, check_int, check_number, is_real
 
 __all__ = ["BaseNeuralNet", "ACTIVATIONS", "OPTIMIZERS", "LR_SCHEDULES"]
 
@@ -43,48 +44,6 @@ _META_KEY = "chainrule.sklearn"  # the metadata entry of a model file written by
 
 
 # -- hyperparameter checks -------------------------------------------------------------------
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
-def _number(
-    owner: str,
-    name: str,
-    value: Any,
-    low: float,
-    high: float = math.inf,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
-    """A finite real in the given range, as a Python float."""
-    left, right = "(" if low_open else "[", ")" if high_open or high == math.inf else "]"
-    interval = f"{left}{low:g}, {high:g}{right}".replace("inf", "infinity")
-    ok = _is_real(value) and math.isfinite(float(value))
-    if ok:
-        v = float(value)
-        ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
-    if not ok:
-        raise ConfigError(f"{owner}: {name} must be a finite number in {interval}, got {value!r}")
-    return float(value)
-
-
-def _integer(owner: str, name: str, value: Any, low: int) -> int:
-    """An integer >= low (bools refused), as a Python int."""
-    if (
-        not isinstance(value, numbers.Integral)
-        or isinstance(value, (bool, np.bool_))
-        or value < low
-    ):
-        raise ConfigError(f"{owner}: {name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _boolean(owner: str, name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"{owner}: {name} must be True or False, got {value!r}")
-    return bool(value)
-
-
 def _choice(owner: str, name: str, value: Any, choices: Any) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ConfigError(f"{owner}: {name} must be one of {sorted(choices)}, got {value!r}")
@@ -111,7 +70,7 @@ def _hidden_sizes(owner: str, value: Any) -> tuple[int, ...]:
 
 def _sample_weights(sample_weight: Any, n: int, allow_all_zero: bool) -> np.ndarray:
     """Validated non-negative float64 weights of shape (n,); a scalar applies to every sample."""
-    if _is_real(sample_weight):
+    if is_real(sample_weight):
         sample_weight = np.full(n, float(sample_weight))
     sw = check_array(sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight")
     if sw.shape != (n,):
@@ -272,7 +231,7 @@ class BaseNeuralNet(BaseEstimator):
         owner = type(self).__name__
         batch_size = self.batch_size
         if batch_size != "auto":
-            batch_size = _integer(owner, "batch_size", batch_size, 1)
+            batch_size = check_int(owner, "batch_size", batch_size, 1)
         schedule = self.lr_schedule
         if not (schedule is None or callable(schedule) or schedule in LR_SCHEDULES):
             raise ConfigError(
@@ -282,25 +241,25 @@ class BaseNeuralNet(BaseEstimator):
         cfg = _Config(
             hidden=_hidden_sizes(owner, self.hidden_layer_sizes),
             activation=_choice(owner, "activation", self.activation, ACTIVATIONS),
-            dropout=_number(owner, "dropout", self.dropout, 0.0, 1.0, high_open=True),
-            batch_norm=_boolean(owner, "batch_norm", self.batch_norm),
+            dropout=check_number(owner, "dropout", self.dropout, 0.0, 1.0, high_open=True),
+            batch_norm=check_bool(owner, "batch_norm", self.batch_norm),
             optimizer=_choice(owner, "optimizer", self.optimizer, OPTIMIZERS),
-            lr=_number(owner, "learning_rate", self.learning_rate, 0.0, low_open=True),
-            momentum=_number(owner, "momentum", self.momentum, 0.0, 1.0, high_open=True),
-            nesterov=_boolean(owner, "nesterov", self.nesterov),
-            weight_decay=_number(owner, "weight_decay", self.weight_decay, 0.0),
-            l1=_number(owner, "l1", self.l1, 0.0),
-            l2=_number(owner, "l2", self.l2, 0.0),
+            lr=check_number(owner, "learning_rate", self.learning_rate, 0.0, low_open=True),
+            momentum=check_number(owner, "momentum", self.momentum, 0.0, 1.0, high_open=True),
+            nesterov=check_bool(owner, "nesterov", self.nesterov),
+            weight_decay=check_number(owner, "weight_decay", self.weight_decay, 0.0),
+            l1=check_number(owner, "l1", self.l1, 0.0),
+            l2=check_number(owner, "l2", self.l2, 0.0),
             batch_size=None if batch_size == "auto" else batch_size,
-            max_epochs=_integer(owner, "max_epochs", self.max_epochs, 1),
+            max_epochs=check_int(owner, "max_epochs", self.max_epochs, 1),
             schedule=schedule,
-            early_stopping=_boolean(owner, "early_stopping", self.early_stopping),
-            validation_fraction=_number(
+            early_stopping=check_bool(owner, "early_stopping", self.early_stopping),
+            validation_fraction=check_number(
                 owner, "validation_fraction", self.validation_fraction, 0.0, 1.0, True, True
             ),
-            n_iter_no_change=_integer(owner, "n_iter_no_change", self.n_iter_no_change, 1),
-            tol=_number(owner, "tol", self.tol, 0.0),
-            verbose=_integer(
+            n_iter_no_change=check_int(owner, "n_iter_no_change", self.n_iter_no_change, 1),
+            tol=check_number(owner, "tol", self.tol, 0.0),
+            verbose=check_int(
                 owner,
                 "verbose",
                 int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,

@@ -11,7 +11,8 @@ from sklearn.utils.validation import column_or_1d
 
 from chainrule.autodiff.tensor import Tensor
 from chainrule.losses import huber_loss, l1_loss, mse_loss
-from chainrule.sklearn.base import BaseNeuralNet, _choice, _number
+from chainrule.sklearn.base import BaseNeuralNet, _choice
+from chainrule.validation import check_number
 
 __all__ = ["NeuralNetRegressor"]
 
@@ -122,7 +123,7 @@ n_features_in_, feature_names_in_ :
 
     def _extra_checks(self, owner: str) -> None:
         _choice(owner, "loss", self.loss, LOSSES)
-        _number(owner, "huber_delta", self.huber_delta, 0.0, low_open=True)
+        check_number(owner, "huber_delta", self.huber_delta, 0.0, low_open=True)
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> NeuralNetRegressor:
