@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chainrule.callbacks.base import Callback
-from chainrule.callbacks.early_stopping import Monitor
+from chainrule.callbacks.early_stopping import Monitor, MonitoredCallback
 from chainrule.errors import ConfigError
 from chainrule.nn.module import Module
 
@@ -55,7 +54,7 @@ def atomic_save(
     return target
 
 
-class ModelCheckpoint(Callback):
+class ModelCheckpoint(MonitoredCallback):
     """Save the model at the end of an epoch: the best one so far, or every one.
 
     Files are written atomically, so a crash mid-write never leaves a truncated checkpoint:
@@ -116,26 +115,6 @@ class ModelCheckpoint(Callback):
         self.save_best_only = bool(save_best_only)
         self.save_fn = save_fn
         self.saved: list[tuple[int, Path]] = []
-
-    @property
-    def monitor(self) -> str:
-        """The monitored log key."""
-        return self._monitor.monitor
-
-    @property
-    def mode(self) -> str:
-        """``"min"`` or ``"max"``."""
-        return self._monitor.mode
-
-    @property
-    def best(self) -> float:
-        """The best monitored value in this fit."""
-        return self._monitor.best
-
-    @property
-    def best_epoch(self) -> int | None:
-        """The (0-based) epoch of the best value."""
-        return self._monitor.best_epoch
 
     def on_train_begin(self, trainer: Trainer, logs: dict[str, Any]) -> None:
         self._monitor.reset()

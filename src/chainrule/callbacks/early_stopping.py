@@ -74,7 +74,33 @@ class Monitor:
         return better
 
 
-class EarlyStopping(Callback):
+class MonitoredCallback(Callback):
+    """A callback that watches one log key through a ``Monitor`` (set as ``self._monitor``)."""
+
+    _monitor: Monitor
+
+    @property
+    def monitor(self) -> str:
+        """The monitored log key."""
+        return self._monitor.monitor
+
+    @property
+    def mode(self) -> str:
+        """``"min"`` or ``"max"``."""
+        return self._monitor.mode
+
+    @property
+    def best(self) -> float:
+        """The best value seen in this fit."""
+        return self._monitor.best
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The (0-based) epoch of the best value."""
+        return self._monitor.best_epoch
+
+
+class EarlyStopping(MonitoredCallback):
     """Stop training when ``monitor`` has not improved for ``patience`` epochs.
 
     With ``restore_best_weights`` (the default) the model gets the weights of its best epoch
@@ -129,26 +155,6 @@ class EarlyStopping(Callback):
         self.best_weights: dict[str, np.ndarray] | None = None
         self.stopped_epoch: int | None = None
         self.restored = False
-
-    @property
-    def monitor(self) -> str:
-        """The monitored log key."""
-        return self._monitor.monitor
-
-    @property
-    def mode(self) -> str:
-        """``"min"`` or ``"max"``."""
-        return self._monitor.mode
-
-    @property
-    def best(self) -> float:
-        """The best value seen in this fit."""
-        return self._monitor.best
-
-    @property
-    def best_epoch(self) -> int | None:
-        """The (0-based) epoch of the best value."""
-        return self._monitor.best_epoch
 
     def on_train_begin(self, trainer: Trainer, logs: dict[str, Any]) -> None:
         self._monitor.reset()
