@@ -48,7 +48,7 @@ CONTENDERS = (
     "gemm-floor",
 )
 TORCH_CONTENDERS = ("torch-eager", "torch-dataloader")
-MEMORY_CONTENDERS = ("chainrule-loop", "torch-eager", "numpy-hand")
+MEMORY_CONTENDERS = ("chainrule-trainer", "chainrule-loop", "torch-eager", "numpy-hand")
 TTA_CONTENDERS = ("chainrule-trainer", "torch-eager")
 #: Contenders with an epoch function of their own, run under this interpreter (pyinstrument).
 PROFILABLE = ("chainrule-loop", "numpy-hand", "sklearn", "gemm-floor")
