@@ -95,36 +95,10 @@ def build_model(
     batch_norm: bool = False,
     seed: int = 0,
 ) -> Any:
-    """An MLP: [Linear -> (BatchNorm) -> activation -> (Dropout)] per hidden layer, then Linear."""
+    """The seed's network: ``chainrule.nn.mlp`` from the run's settings."""
     from chainrule import nn
 
-    activations = {
-        "relu": nn.ReLU,
-        "leaky_relu": nn.LeakyReLU,
-        "elu": nn.ELU,
-        "gelu": nn.GELU,
-        "tanh": nn.Tanh,
-        "sigmoid": nn.Sigmoid,
-    }
-    if activation not in activations:
-        raise ConfigError(
-            f"activation: expected one of {', '.join(activations)}, got {activation!r}"
-        )
-    # He initialisation suits the ReLU family; Glorot suits the saturating tanh and sigmoid.
-    init = "glorot" if activation in ("tanh", "sigmoid") else "he"
-    rng = np.random.default_rng(seed)
-    layers: list[Any] = []
-    width = n_features
-    for size in hidden:
-        layers.append(nn.Linear(width, size, init=init, rng=rng))
-        if batch_norm:
-            layers.append(nn.BatchNorm1d(size))
-        layers.append(activations[activation]())
-        if dropout:
-            layers.append(nn.Dropout(dropout, rng=rng))
-        width = size
-    layers.append(nn.Linear(width, n_classes, init="glorot", rng=rng))
-    return nn.Sequential(*layers)
+    return nn.mlp(n_features, hidden, n_classes, activation, dropout, batch_norm, rng=seed)
 
 
 def standardizer(x_train: np.ndarray) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from chainrule.nn.layers import (
     Softmax,
     Tanh,
 )
+from chainrule.nn.mlp import mlp
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Buffer, Parameter
 from chainrule.nn.registry import LAYERS, layer_from_spec, layer_to_spec, register_layer
@@ -50,7 +51,7 @@ __all__ = [
     "functional", "init", "registry", "Module", "Parameter", "Buffer",
     "Linear", "Sequential", "Flatten", "Identity", "Dropout", "BatchNorm1d",
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "GELU", "Softmax", "LogSoftmax",
-    "LAYERS", "register_layer", "layer_to_spec", "layer_from_spec",
+    "LAYERS", "register_layer", "layer_to_spec", "layer_from_spec", "mlp",
     *_LOSSES,
 ]  # fmt: skip
 

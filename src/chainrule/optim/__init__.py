@@ -2,6 +2,7 @@
 
 from chainrule.optim.adagrad import Adagrad
 from chainrule.optim.adam import Adam, AdamW
+from chainrule.optim.factory import OPTIMIZERS, create
 from chainrule.optim.optimizer import Optimizer
 from chainrule.optim.rmsprop import RMSprop
 from chainrule.optim.schedules import (
@@ -37,4 +38,6 @@ __all__ = [
     "cosine_lr",
     "schedule_from_config",
     "ReduceLROnPlateau",
+    "create",
+    "OPTIMIZERS",
 ]

@@ -19,24 +19,14 @@ from chainrule.autodiff.tensor import Tensor
 from chainrule.data import train_val_split
 from chainrule.errors import ConfigError, FormatError
 from chainrule.nn import layers as nn_layers
+from chainrule.nn.mlp import ACTIVATIONS, mlp
 from chainrule.nn.module import Module
 from chainrule.nn.registry import layer_from_spec, layer_to_spec
+from chainrule.optim import OPTIMIZERS
 from chainrule.validation import check_bool, check_int, check_number, is_real
 
 __all__ = ["BaseNeuralNet", "ACTIVATIONS", "OPTIMIZERS", "LR_SCHEDULES"]
 
-#: Hidden-layer activations by name (MLPClassifier's names, plus a few more).
-ACTIVATIONS: dict[str, Callable[[], Module]] = {
-    "relu": nn_layers.ReLU,
-    "tanh": nn_layers.Tanh,
-    "logistic": nn_layers.Sigmoid,
-    "sigmoid": nn_layers.Sigmoid,
-    "identity": nn_layers.Identity,
-    "leaky_relu": nn_layers.LeakyReLU,
-    "elu": nn_layers.ELU,
-    "gelu": nn_layers.GELU,
-}
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
 LR_SCHEDULES = ("constant", "step", "cosine")
 _FLOATS = (np.float64, np.float32)  # accepted input dtypes; anything else becomes float64
 _MODEL_BLOB = "chainrule.sklearn/model"  # marks a pickled model_ (see __getstate__)
@@ -289,34 +279,26 @@ class BaseNeuralNet(BaseEstimator):
     def _build_model(
         self, n_in: int, n_out: int, dtype: Any, cfg: _Config, rng: np.random.Generator
     ) -> Module:
-        """Linear -> [BatchNorm1d] -> activation -> [Dropout] per hidden layer, then Linear."""
-        init_rng, dropout_rng = rng.spawn(2)
-        layers: list[Module] = []
-        sizes = (n_in, *cfg.hidden)
-        for a, b in zip(sizes, sizes[1:]):
-            # A bias right before batch norm is cancelled by its mean subtraction.
-            layers.append(nn_layers.Linear(a, b, bias=not cfg.batch_norm, rng=init_rng))
-            if cfg.batch_norm:
-                layers.append(nn_layers.BatchNorm1d(b))
-            layers.append(ACTIVATIONS[cfg.activation]())
-            if cfg.dropout > 0:
-                layers.append(nn_layers.Dropout(cfg.dropout, rng=dropout_rng.spawn(1)[0]))
-        layers.append(nn_layers.Linear(sizes[-1], n_out, rng=init_rng))
-        return nn_layers.Sequential(*layers).astype(dtype)
+        """The MLP of ``chainrule.nn.mlp`` for these settings, in the input's float dtype.
+
+        Initialised with Glorot-uniform for every activation, as scikit-learn's MLP is.
+        """
+        model = mlp(
+            n_in, cfg.hidden, n_out, cfg.activation, cfg.dropout, cfg.batch_norm, rng, "glorot"
+        )
+        return model.astype(dtype)
 
     def _build_optimizer(self, model: Module, cfg: _Config) -> optim.Optimizer:
-        params, lr, wd = model.named_parameters(), cfg.lr, cfg.weight_decay
-        if cfg.optimizer == "sgd":
-            return optim.SGD(
-                params, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=wd
-            )
-        cls = {
-            "adam": optim.Adam,
-            "adamw": optim.AdamW,
-            "rmsprop": optim.RMSprop,
-            "adagrad": optim.Adagrad,
-        }[cfg.optimizer]
-        return cls(params, lr=lr, weight_decay=wd)  # type: ignore[no-any-return]
+        # As in MLPClassifier, momentum (and Nesterov) belong to SGD only.
+        momentum = cfg.momentum if cfg.optimizer == "sgd" else 0.0
+        return optim.create(
+            cfg.optimizer,
+            model.named_parameters(),
+            lr=cfg.lr,
+            momentum=momentum,
+            nesterov=cfg.nesterov,
+            weight_decay=cfg.weight_decay,
+        )
 
     def _start(self, n_in: int, dtype: Any, cfg: _Config) -> None:
         """Fresh network, optimizer, generators and curves (the first fit / partial_fit)."""

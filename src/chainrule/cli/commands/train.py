@@ -54,23 +54,14 @@ def _config(args: argparse.Namespace) -> tuple[TrainConfig, Path, bool]:
 def _optimizer(config: TrainConfig, model: Any) -> Any:
     from chainrule import optim
 
-    params = model.named_parameters()
-    wd = config.weight_decay
-    if config.optimizer == "sgd":
-        return optim.SGD(
-            params,
-            lr=config.lr,
-            momentum=config.momentum,
-            nesterov=config.nesterov,
-            weight_decay=wd,
-        )
-    if config.optimizer == "adam":
-        return optim.Adam(params, lr=config.lr, weight_decay=wd)
-    if config.optimizer == "adamw":
-        return optim.AdamW(params, lr=config.lr, weight_decay=wd)
-    if config.optimizer == "rmsprop":
-        return optim.RMSprop(params, lr=config.lr, momentum=config.momentum, weight_decay=wd)
-    return optim.Adagrad(params, lr=config.lr, weight_decay=wd)
+    return optim.create(
+        config.optimizer,
+        model.named_parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.nesterov,
+        weight_decay=config.weight_decay,
+    )
 
 
 def _schedule_callbacks(config: TrainConfig, optimizer: Any) -> list[Any]:
