@@ -168,6 +168,12 @@ def test_train_on_a_csv_file(tmp_path: Path) -> None:
     assert _accuracy(result) >= 0.85
     model = json.loads((tmp_path / "run" / "model.json").read_text())
     assert model["class_names"] == ["no", "yes"]
+    evaluated = run_cli(
+        "evaluate", str(tmp_path / "run" / "model"), "--csv", str(tmp_path / "data.csv")
+    )
+    assert evaluated.returncode == 0 and "accuracy" in evaluated.stdout, evaluated.stderr
+    unsaid = run_cli("evaluate", str(tmp_path / "run" / "model"))
+    assert unsaid.returncode == 2 and "trained on 'data.csv'" in unsaid.stderr
 
 
 def test_config_file_settings_and_flag_precedence(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import json
 
 from chainrule.cli.commands.train import evaluate_model
 from chainrule.cli.common import load_dataset, preprocess
+from chainrule.errors import ConfigError
 
 
 def run(args: argparse.Namespace) -> int:
@@ -15,10 +16,15 @@ def run(args: argparse.Namespace) -> int:
 
     loaded = load(args.model)
     trained_on = (loaded.metadata or {}).get("dataset")
-    dataset = args.dataset or (
-        trained_on if trained_on in ("digits", "mnist", "fashion-mnist") else None
-    )
-    data = load_dataset(dataset, args.data_dir, args.csv)
+    known = ("digits", "mnist", "fashion-mnist")
+    if not (args.dataset or args.data_dir or args.csv) and trained_on not in known:
+        raise ConfigError(
+            f"this model was trained on {trained_on or 'unnamed data'!r}; say which data to "
+            "evaluate it on with --csv FILE or --data-dir DIR"
+        )
+    dataset = args.dataset or (trained_on if trained_on in known else None)
+    seed = int((loaded.hyperparameters or {}).get("seed", 0))  # a CSV splits as in training
+    data = load_dataset(dataset, args.data_dir, args.csv, seed)
     x = preprocess(data.x_test, loaded.preprocessing)
     names = loaded.class_names or data.class_names
     result = evaluate_model(loaded.model, x, data.y_test, len(names))
