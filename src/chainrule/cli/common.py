@@ -86,19 +86,19 @@ def load_dataset(
     )
 
 
-def build_model(
-    n_features: int,
-    n_classes: int,
-    hidden: list[int],
-    activation: str = "relu",
-    dropout: float = 0.0,
-    batch_norm: bool = False,
-    seed: int = 0,
-) -> Any:
-    """The seed's network: ``chainrule.nn.mlp`` from the run's settings."""
+def build_model(config: Any, data: Dataset) -> Any:
+    """The network a run's settings describe (``chainrule.nn.mlp``) for its data."""
     from chainrule import nn
 
-    return nn.mlp(n_features, hidden, n_classes, activation, dropout, batch_norm, rng=seed)
+    return nn.mlp(
+        data.n_features,
+        config.hidden,
+        data.n_classes,
+        config.activation,
+        config.dropout,
+        config.batch_norm,
+        rng=config.seed,
+    )
 
 
 def standardizer(x_train: np.ndarray) -> dict[str, Any]:

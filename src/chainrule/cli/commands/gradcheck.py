@@ -13,7 +13,7 @@ ATOL, RTOL = 1e-7, 1e-4
 
 def _network(args: argparse.Namespace) -> tuple[Any, int, int]:
     """The model to check (float64) with its input size and number of classes."""
-    from chainrule.cli.common import build_model
+    from chainrule import nn
 
     if args.model:
         from chainrule import load
@@ -21,14 +21,14 @@ def _network(args: argparse.Namespace) -> tuple[Any, int, int]:
         model = load(args.model).model
         linears = [p for n, p in model.named_parameters() if n.endswith("weight") and p.ndim == 2]
         return model.astype(np.float64), linears[0].shape[1], linears[-1].shape[0]
-    model = build_model(
+    model = nn.mlp(
         args.inputs,
-        args.classes,
         args.hidden or [32],
+        args.classes,
         args.activation or "tanh",
         args.dropout or 0.0,
         bool(args.batch_norm),
-        args.seed,
+        rng=args.seed,
     )
     return model.astype(np.float64), args.inputs, args.classes
 

@@ -18,15 +18,7 @@ def run(args: argparse.Namespace) -> int:
     config = build_config({}, _flag_settings(args))
     data = load_dataset(config.dataset, config.data_dir, config.csv, config.seed)
     x = preprocess(data.x_train, standardizer(data.x_train))
-    model = build_model(
-        data.n_features,
-        data.n_classes,
-        config.hidden,
-        config.activation,
-        config.dropout,
-        config.batch_norm,
-        config.seed,
-    )
+    model = build_model(config, data)
     result = lr_find(
         model,
         nn.CrossEntropyLoss(),

@@ -268,15 +268,7 @@ def run(args: argparse.Namespace) -> int:
     x_train = preprocess(x_train, preprocessing)
     validation = None if x_val is None else (preprocess(x_val, preprocessing), y_val)
 
-    model = build_model(
-        data.n_features,
-        data.n_classes,
-        config.hidden,
-        config.activation,
-        config.dropout,
-        config.batch_norm,
-        config.seed,
-    )
+    model = build_model(config, data)
     optimizer = _optimizer(config, model)
     shuffle_rng = np.random.default_rng([config.seed, 1])
     start, past = 0, None
