@@ -86,14 +86,19 @@ def _class_weight(weight: Any, classes: int, dtype: Any, who: str) -> Any:
     return w.astype(dtype)
 
 
-def _class_indices(t: Any, n: int, c: int, who: str) -> Any:
-    """Check integer class targets of shape (N,) with values in [0, C)."""
+def _integer_targets(t: Any, n: int, c: int, who: str) -> None:
+    """Class-index targets must be integers."""
     if t.dtype.kind not in "iu":
         raise DtypeError(
             f"{who}: class-index targets must be integers, got dtype {t.dtype} with shape "
             f"{t.shape}; convert labels with .astype('int64'), or give class probabilities "
             f"of shape ({n}, {c})"
         )
+
+
+def _class_indices(t: Any, n: int, c: int, who: str) -> Any:
+    """Check integer class targets of shape (N,) with values in [0, C)."""
+    _integer_targets(t, n, c, who)
     bad = (t < 0) | (t >= c)
     if bad.any():
         raise ShapeError(
@@ -182,8 +187,9 @@ def cross_entropy(
     w = _class_weight(weight, c, x.dtype, who)
     t = _array(target)
     if t.shape == (n,) and w is None and label_smoothing < 1:
-        # The common case runs as one fused primitive (its gradient is softmax - q directly).
-        t = _class_indices(t, n, c, who)
+        # The common case runs as one fused primitive (its gradient is softmax - q directly);
+        # the primitive checks the class range itself, so it is not checked twice per batch.
+        _integer_targets(t, n, c, who)
         return F.softmax_cross_entropy(x, t, reduction, float(label_smoothing))
     if t.shape == (n, c) and t.dtype.kind == "f":  # class probabilities
         coef = t.astype(x.dtype) * (1.0 - label_smoothing) + label_smoothing / c

@@ -36,7 +36,8 @@ class SoftmaxCrossEntropy(Primitive):
         if n and (target.min() < 0 or target.max() >= c):
             bad = target[(target < 0) | (target >= c)][0]
             raise ShapeError(
-                f"cross_entropy: target class {bad} is outside [0, {c}) for {c} logits"
+                f"cross_entropy: target class {bad} is out of range for {c} classes (valid "
+                f"labels are 0 to {c - 1})"
             )
         shifted = logits - logits.max(axis=1, keepdims=True)
         exp = xp.exp(shifted)
