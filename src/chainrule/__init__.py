@@ -15,6 +15,7 @@ from chainrule.autodiff import (
     Tensor,
     detect_anomaly,
     enable_grad,
+    flush_denormals,
     gradcheck,
     is_anomaly_enabled,
     is_grad_enabled,
@@ -56,7 +57,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
-    "is_anomaly_enabled", "gradcheck", "GradcheckPrecisionWarning", "errors", "__version__",
+    "is_anomaly_enabled", "flush_denormals", "gradcheck", "GradcheckPrecisionWarning", "errors",
+    "__version__",
     *_function_names,
     *_LAZY,
 ]  # fmt: skip

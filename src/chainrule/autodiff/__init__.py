@@ -1,5 +1,6 @@
 """The reverse-mode differentiation engine: Tensor, primitives, backward, gradcheck."""
 
+from chainrule.autodiff.denormals import flush_denormals
 from chainrule.autodiff.functions import *  # noqa: F403
 from chainrule.autodiff.functions import __all__ as _function_names
 from chainrule.autodiff.gradcheck import GradcheckPrecisionWarning, gradcheck
@@ -21,6 +22,7 @@ __all__ = [
     "is_grad_enabled",
     "detect_anomaly",
     "is_anomaly_enabled",
+    "flush_denormals",
     "gradcheck",
     "GradcheckPrecisionWarning",
     "Primitive",
