@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from chainrule.autodiff.blas import axpby, axpy
 from chainrule.errors import ConfigError
 from chainrule.optim.optimizer import Optimizer
 from chainrule.validation import check_bool, check_number
@@ -119,18 +120,12 @@ class SGD(Optimizer):
             buf = state.get("momentum_buffer")
             if buf is None:  # PyTorch's first step: the buffer starts as the gradient itself
                 buf = state["momentum_buffer"] = np.array(g, dtype=w.dtype, copy=True)
-            else:
-                np.multiply(buf, mu, out=buf)
-                if self.dampening:
-                    np.multiply(g, 1.0 - self.dampening, out=s)
-                    np.add(buf, s, out=buf)
-                else:
-                    np.add(buf, g, out=buf)
+            else:  # one fused pass: buf <- (1 - dampening) * g + mu * buf
+                axpby(1.0 - self.dampening, g, mu, buf, s)
             if self.nesterov:
                 np.multiply(buf, mu, out=s)
                 np.add(s, g, out=s)
                 direction = s
             else:
                 direction = buf
-        np.multiply(direction, lr, out=s)
-        np.subtract(w, s, out=w)
+        axpy(-lr, direction, w, s)  # w <- w - lr * direction
