@@ -214,7 +214,10 @@ def _chainrule_import() -> tuple[Any, float]:
 
 
 def plan_chainrule_loop(cfg: Config) -> Plan:
-    """model(x) -> loss -> zero_grad -> backward -> step, batches by permutation + np.take."""
+    """model(x) -> loss -> zero_grad -> backward -> step, batches by permutation + np.take.
+
+    The loop runs inside ``cr.flush_denormals()``, as ``Trainer.fit`` does.
+    """
     cr, import_seconds = _chainrule_import()
     from chainrule import nn, optim
 
@@ -226,14 +229,15 @@ def plan_chainrule_loop(cfg: Config) -> Plan:
 
     def train_epoch(epoch: int) -> None:
         perm = rng.permutation(n)
-        for start in range(0, n, bs):
-            idx = perm[start : start + bs]
-            xb = cr.Tensor(np.take(cfg.x, idx, axis=0))
-            yb = np.take(cfg.y, idx, axis=0)
-            loss = loss_fn(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        with cr.flush_denormals():  # what Trainer.fit does, and the README asks of a loop
+            for start in range(0, n, bs):
+                idx = perm[start : start + bs]
+                xb = cr.Tensor(np.take(cfg.x, idx, axis=0))
+                yb = np.take(cfg.y, idx, axis=0)
+                loss = loss_fn(model(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
 
     def predict(x: np.ndarray) -> np.ndarray:
         with cr.no_grad():
