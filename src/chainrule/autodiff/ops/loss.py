@@ -39,22 +39,28 @@ class SoftmaxCrossEntropy(Primitive):
                 f"cross_entropy: target class {bad} is out of range for {c} classes (valid "
                 f"labels are 0 to {c - 1})"
             )
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        exp = xp.exp(shifted)
-        total = exp.sum(axis=1, keepdims=True)
-        rows = xp.arange(n)
-        log_total = xp.log(total)
-        picked = shifted[rows, target] - log_total[:, 0]
-        losses = -picked
-        if label_smoothing:
-            mean_logp = shifted.mean(axis=1) - log_total[:, 0]
-            losses = (1 - label_smoothing) * losses - label_smoothing * mean_logp
-        self.probs, self.target, self.rows = exp / total, target, rows
-        self.reduction, self.smoothing = reduction, label_smoothing
         if reduction not in ("mean", "sum", "none"):
             raise ConfigError(
                 f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
             )
+        # Few NumPy calls on a small (N, C) array: each one costs more than its arithmetic.
+        rows = xp.arange(n)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        picked = shifted[rows, target]  # log p[i, y_i] + log_total_i
+        mean_shifted = shifted.mean(axis=1) if label_smoothing else None
+        probs = xp.exp(shifted, out=shifted)  # shifted is ours: reuse it
+        total = probs.sum(axis=1, keepdims=True)
+        log_total = xp.log(total[:, 0])
+        probs /= total
+        self.probs, self.target, self.rows = probs, target, rows
+        self.reduction, self.smoothing = reduction, label_smoothing
+        if mean_shifted is not None:  # loss_i = log_total_i - (1 - s) picked_i - s mean_i
+            losses = log_total - (1 - label_smoothing) * picked - label_smoothing * mean_shifted
+        elif reduction == "none":
+            losses = log_total - picked
+        else:
+            total_loss = log_total.sum() - picked.sum()
+            return total_loss / n if reduction == "mean" else total_loss
         if reduction == "none":
             return losses
         total_loss = losses.sum()
