@@ -322,9 +322,11 @@ def _torch_setup(cfg: Config) -> tuple[Any, Any, float]:
     return torch, torch.nn.Sequential(*layers), import_seconds
 
 
-def _torch_plan(cfg: Config, dataloader: bool) -> Plan:
-    """Shared by both torch contenders; only the batching differs."""
+def _torch_plan(cfg: Config, dataloader: bool, flush_denormal: bool = False) -> Plan:
+    """Shared by the torch contenders; only the batching (and the denormal mode) differs."""
     torch, model, import_seconds = _torch_setup(cfg)
+    if flush_denormal and not torch.set_flush_denormal(True):
+        raise RuntimeError("torch.set_flush_denormal(True) is not supported on this CPU")
     x, y = torch.from_numpy(cfg.x), torch.from_numpy(cfg.y)
     loss_fn = torch.nn.CrossEntropyLoss()
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
@@ -373,6 +375,8 @@ PLANS: dict[str, Callable[[Config], Plan]] = {
     "chainrule-trainer": plan_chainrule_trainer,
     "chainrule-loop": plan_chainrule_loop,
     "torch-eager": lambda cfg: _torch_plan(cfg, dataloader=False),
+    # The same with torch.set_flush_denormal(True): what chainrule's flush_denormals gives it.
+    "torch-eager-ftz": lambda cfg: _torch_plan(cfg, dataloader=False, flush_denormal=True),
     "torch-dataloader": lambda cfg: _torch_plan(cfg, dataloader=True),
     "sklearn": plan_sklearn,
     "numpy-hand": plan_numpy_hand,

@@ -42,12 +42,13 @@ CONTENDERS = (
     "chainrule-trainer",
     "chainrule-loop",
     "torch-eager",
+    "torch-eager-ftz",
     "torch-dataloader",
     "sklearn",
     "numpy-hand",
     "gemm-floor",
 )
-TORCH_CONTENDERS = ("torch-eager", "torch-dataloader")
+TORCH_CONTENDERS = ("torch-eager", "torch-eager-ftz", "torch-dataloader")
 MEMORY_CONTENDERS = ("chainrule-trainer", "chainrule-loop", "torch-eager", "numpy-hand")
 TTA_CONTENDERS = ("chainrule-trainer", "torch-eager")
 #: Contenders with an epoch function of their own, run under this interpreter (pyinstrument).
