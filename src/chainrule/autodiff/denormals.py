@@ -22,8 +22,6 @@ Flushing changes no trained figure float32 can resolve: a weight of 0.01 has a r
 
 from __future__ import annotations
 
-import ctypes
-import platform
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,34 +34,39 @@ _DAZ = 0x0040  # MXCSR bit 6: denormal inputs are read as zero
 _BITS = _FTZ | _DAZ
 
 
-class _Fenv(ctypes.Structure):
-    """x86-64 ``fenv_t`` (glibc, musl): the 28-byte x87 environment, then MXCSR."""
-
-    _fields_ = [("x87", ctypes.c_ubyte * 28), ("mxcsr", ctypes.c_uint32)]
-
-
 _libm: Any = None
+_Fenv: Any = None  # the ctypes structure, defined on first use (ctypes costs import time)
 _looked = False
 
 
 def _load() -> Any:
     """The C math library with fegetenv/fesetenv, or None where MXCSR cannot be reached so."""
-    global _libm, _looked
+    global _libm, _looked, _Fenv
     if _looked:
         return _libm
     _looked = True
+    import platform
+
     if not sys.platform.startswith("linux") or platform.machine().lower() not in (
         "x86_64",
         "amd64",
     ):
         return None
+    import ctypes
+
+    class Fenv(ctypes.Structure):
+        """x86-64 ``fenv_t`` (glibc, musl): the 28-byte x87 environment, then MXCSR."""
+
+        _fields_ = [("x87", ctypes.c_ubyte * 28), ("mxcsr", ctypes.c_uint32)]
+
+    _Fenv = Fenv
     for name in ("libm.so.6", None):  # glibc's soname; else whatever the process has loaded
         try:
             lib = ctypes.CDLL(name)
             get, put = lib.fegetenv, lib.fesetenv
         except (OSError, AttributeError):
             continue
-        get.argtypes = put.argtypes = [ctypes.POINTER(_Fenv)]
+        get.argtypes = put.argtypes = [ctypes.POINTER(Fenv)]
         get.restype = put.restype = ctypes.c_int
         _libm = lib
         break
@@ -72,7 +75,7 @@ def _load() -> Any:
 
 def _mxcsr(lib: Any) -> int | None:
     env = _Fenv()
-    return None if lib.fegetenv(ctypes.byref(env)) != 0 else int(env.mxcsr)
+    return None if lib.fegetenv(env) != 0 else int(env.mxcsr)
 
 
 def supported() -> bool:
@@ -108,10 +111,10 @@ def set_flush_denormal(enabled: bool) -> bool:
     if lib is None:
         return False
     env = _Fenv()
-    if lib.fegetenv(ctypes.byref(env)) != 0:
+    if lib.fegetenv(env) != 0:  # ctypes passes a structure by reference for a POINTER argtype
         return False
     env.mxcsr = (env.mxcsr | _BITS) if enabled else (env.mxcsr & ~_BITS)
-    if lib.fesetenv(ctypes.byref(env)) != 0:
+    if lib.fesetenv(env) != 0:
         return False
     return is_flush_denormal() == bool(enabled)
 
