@@ -9,6 +9,17 @@ from chainrule.autodiff.primitive import Primitive
 from chainrule.errors import ConfigError, DtypeError, ShapeError
 
 
+def _row_max(a: Any, xp: Any) -> Any:
+    """The maximum of each row of ``a`` as a column.
+
+    NumPy reduces along short rows slowly (17 us for (128, 10) logits here); across the rows
+    of the transposed copy it takes 5 us. Long rows are reduced in place.
+    """
+    if a.shape[1] <= 64:
+        return xp.ascontiguousarray(a.T).max(axis=0)[:, None]
+    return a.max(axis=1, keepdims=True)
+
+
 class SoftmaxCrossEntropy(Primitive):
     """Cross-entropy of logits ``(N, C)`` against integer classes ``(N,)``, with label smoothing.
 
@@ -45,11 +56,11 @@ class SoftmaxCrossEntropy(Primitive):
             )
         # Few NumPy calls on a small (N, C) array: each one costs more than its arithmetic.
         rows = xp.arange(n)
-        shifted = logits - logits.max(axis=1, keepdims=True)
+        shifted = logits - _row_max(logits, xp)
         picked = shifted[rows, target]  # log p[i, y_i] + log_total_i
         mean_shifted = shifted.mean(axis=1) if label_smoothing else None
         probs = xp.exp(shifted, out=shifted)  # shifted is ours: reuse it
-        total = probs.sum(axis=1, keepdims=True)
+        total = (probs @ xp.ones(c, dtype=probs.dtype))[:, None]  # BLAS: quicker than sum
         log_total = xp.log(total[:, 0])
         probs /= total
         self.probs, self.target, self.rows = probs, target, rows
