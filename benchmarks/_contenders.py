@@ -151,6 +151,43 @@ def plan_gemm_floor(cfg: Config) -> Plan:
     return Plan(train_epoch, predict, {"numpy": np.__version__}, notes="no accuracy: products only")
 
 
+def plan_torch_gemm_floor(cfg: Config) -> Plan:
+    """The gemm-floor's products in PyTorch (its BLAS: MKL in the CPU wheel): its speed limit."""
+    torch, _, import_seconds = _torch_setup(cfg)
+    sizes, bs, n = cfg.sizes, cfg.batch_size, len(cfg.x)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    weights = [torch.randn(o, i, generator=gen) * 0.05 for i, o in zip(sizes[:-1], sizes[1:])]
+    dweights = [torch.empty_like(w) for w in weights]
+    hidden = [torch.from_numpy(np.ascontiguousarray(cfg.x[:bs]))]
+    hidden += [torch.empty(bs, s) for s in sizes[1:]]
+    grads = [torch.empty(bs, s) for s in sizes]
+    grads[-1].normal_(generator=gen)
+    batches = [min(bs, n - s) for s in range(0, n, bs)]
+
+    def step(b: int) -> None:
+        for layer, w in enumerate(weights):
+            torch.matmul(hidden[layer][:b], w.t(), out=hidden[layer + 1][:b])
+        for layer in range(len(weights) - 1, -1, -1):
+            torch.matmul(grads[layer + 1][:b].t(), hidden[layer][:b], out=dweights[layer])
+            if layer > 0:
+                torch.matmul(grads[layer + 1][:b], weights[layer], out=grads[layer][:b])
+
+    def train_epoch(epoch: int) -> None:
+        with torch.no_grad():
+            for b in batches:
+                step(b)
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            h = torch.from_numpy(x)
+            for w in weights:
+                h = torch.matmul(h, w.t())
+            return h.numpy()
+
+    versions = {"numpy": np.__version__, "torch": torch.__version__}
+    return Plan(train_epoch, predict, versions, import_seconds, notes="no accuracy: products only")
+
+
 # --------------------------------------------------------------------------------------------
 # sklearn: MLPClassifier trained one epoch per partial_fit call.
 # --------------------------------------------------------------------------------------------
@@ -381,4 +418,5 @@ PLANS: dict[str, Callable[[Config], Plan]] = {
     "sklearn": plan_sklearn,
     "numpy-hand": plan_numpy_hand,
     "gemm-floor": plan_gemm_floor,
+    "torch-gemm-floor": plan_torch_gemm_floor,
 }

@@ -47,8 +47,9 @@ CONTENDERS = (
     "sklearn",
     "numpy-hand",
     "gemm-floor",
+    "torch-gemm-floor",
 )
-TORCH_CONTENDERS = ("torch-eager", "torch-eager-ftz", "torch-dataloader")
+TORCH_CONTENDERS = ("torch-eager", "torch-eager-ftz", "torch-dataloader", "torch-gemm-floor")
 MEMORY_CONTENDERS = ("chainrule-trainer", "chainrule-loop", "torch-eager", "numpy-hand")
 TTA_CONTENDERS = ("chainrule-trainer", "torch-eager")
 #: Contenders with an epoch function of their own, run under this interpreter (pyinstrument).
