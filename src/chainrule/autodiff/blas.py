@@ -92,9 +92,10 @@ def _routine(x: Any, y: Any, which: int) -> Any:
 
 
 def axpby(alpha: float, x: Any, beta: float, y: Any, scratch: Any = None) -> None:
-    """``y <- alpha * x + beta * y`` in place (``x`` is only read).
+    """``y <- alpha * x + beta * y`` in place (``x`` is only read, unless it is ``scratch``).
 
-    ``scratch``, shaped like ``y``, spares the NumPy fallback an allocation.
+    ``scratch``, shaped like ``y``, spares the NumPy fallback an allocation; it may be ``x``
+    itself when ``x`` is not needed afterwards (the fallback then overwrites it).
 
     Examples
     --------

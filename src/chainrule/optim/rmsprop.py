@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from chainrule.autodiff.blas import axpby, axpy
 from chainrule.optim.optimizer import Optimizer
 from chainrule.validation import check_bool, check_number
 
@@ -125,15 +126,12 @@ class RMSprop(Optimizer):
         s = self.scratch(index, w)
         if self.weight_decay:
             np.multiply(w, 1.0 - lr * self.weight_decay, out=w)
-        np.multiply(square_avg, alpha, out=square_avg)  # s <- alpha s + (1 - alpha) g^2
+        # The running averages and the step go through BLAS (chainrule.autodiff.blas).
         np.multiply(g, g, out=s)
-        np.multiply(s, 1.0 - alpha, out=s)
-        np.add(square_avg, s, out=square_avg)
+        axpby(1.0 - alpha, s, alpha, square_avg, s)  # s <- alpha s + (1 - alpha) g^2
         if self.centered:
             grad_avg = self._buffer(state, "grad_avg", w)
-            np.multiply(grad_avg, alpha, out=grad_avg)
-            np.multiply(g, 1.0 - alpha, out=s)
-            np.add(grad_avg, s, out=grad_avg)
+            axpby(1.0 - alpha, g, alpha, grad_avg, s)  # a <- alpha a + (1 - alpha) g
             np.multiply(grad_avg, grad_avg, out=s)
             np.subtract(square_avg, s, out=s)
             np.maximum(s, 0.0, out=s)
@@ -144,9 +142,7 @@ class RMSprop(Optimizer):
         np.divide(g, s, out=s)  # g / d
         if self.momentum:
             buf = self._buffer(state, "momentum_buffer", w)
-            np.multiply(buf, self.momentum, out=buf)
-            np.add(buf, s, out=buf)
-            np.multiply(buf, lr, out=s)
+            axpby(1.0, s, self.momentum, buf)  # b <- mu b + g / d
+            axpy(-lr, buf, w, s)
         else:
-            np.multiply(s, lr, out=s)
-        np.subtract(w, s, out=w)
+            axpy(-lr, s, w, s)
