@@ -36,6 +36,33 @@ class Config:
     y: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    #: "sgd" (with ``momentum``; the issue's set-up) or "adam" (default betas and eps).
+    optimizer: str = "sgd"
+
+
+#: Contenders that can train with ``optimizer="adam"`` (the floors have no optimizer at all).
+ADAM_CONTENDERS = (
+    "chainrule-trainer",
+    "chainrule-loop",
+    "torch-eager",
+    "torch-eager-ftz",
+    "torch-dataloader",
+    "gemm-floor",
+    "torch-gemm-floor",
+)
+
+
+def _sgd_only(cfg: Config) -> None:
+    """The hand-written contenders implement momentum SGD only."""
+    if cfg.optimizer != "sgd":
+        raise ValueError(f"{cfg.contender} trains with SGD only, not {cfg.optimizer!r}")
+
+
+def _make_optimizer(optim: Any, params: Any, cfg: Config) -> Any:
+    """``optim.SGD`` or ``optim.Adam`` of chainrule or torch (the same names and arguments)."""
+    if cfg.optimizer == "adam":
+        return optim.Adam(params, lr=cfg.lr)
+    return optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
 
 
 @dataclass
@@ -68,6 +95,7 @@ def _uniform_init(sizes: list[int], rng: np.random.Generator) -> list[list[np.nd
 
 def plan_numpy_hand(cfg: Config) -> Plan:
     """Forward, softmax cross-entropy, backward, momentum SGD, all in plain NumPy."""
+    _sgd_only(cfg)
     rng = np.random.default_rng(cfg.seed)
     params = _uniform_init(cfg.sizes, rng)
     velocity = [[np.zeros_like(w), np.zeros_like(b)] for w, b in params]
@@ -193,6 +221,7 @@ def plan_torch_gemm_floor(cfg: Config) -> Plan:
 # --------------------------------------------------------------------------------------------
 def plan_sklearn(cfg: Config) -> Plan:
     """partial_fit = one shuffled pass over the data in minibatches (sklearn's _fit_stochastic)."""
+    _sgd_only(cfg)
     t0 = time.perf_counter()
     from sklearn.neural_network import MLPClassifier
 
@@ -260,7 +289,7 @@ def plan_chainrule_loop(cfg: Config) -> Plan:
 
     model = _chainrule_model(cfg)
     loss_fn = nn.CrossEntropyLoss()
-    opt = optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    opt = _make_optimizer(optim, model.parameters(), cfg)
     rng = np.random.default_rng(cfg.seed + 1)
     n, bs = len(cfg.x), cfg.batch_size
 
@@ -312,7 +341,7 @@ def plan_chainrule_trainer(cfg: Config) -> Plan:
             self.after()
 
     model = _chainrule_model(cfg)
-    opt = optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    opt = _make_optimizer(optim, model.parameters(), cfg)
     holder: dict[str, Any] = {}
 
     def fit_all(epochs: int, after: Callable[[], None]) -> list[float]:
@@ -366,7 +395,7 @@ def _torch_plan(cfg: Config, dataloader: bool, flush_denormal: bool = False) -> 
         raise RuntimeError("torch.set_flush_denormal(True) is not supported on this CPU")
     x, y = torch.from_numpy(cfg.x), torch.from_numpy(cfg.y)
     loss_fn = torch.nn.CrossEntropyLoss()
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    opt = _make_optimizer(torch.optim, model.parameters(), cfg)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     n, bs = len(cfg.x), cfg.batch_size
     loader = None

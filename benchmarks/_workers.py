@@ -157,6 +157,7 @@ def run(cfg: Config, profile: tuple[int, Path] | None = None) -> dict[str, Any]:
         "batch_size": cfg.batch_size,
         "lr": cfg.lr,
         "momentum": cfg.momentum,
+        "optimizer": cfg.optimizer,
         "seed": cfg.seed,
         "n_train": len(cfg.x),
         "n_test": len(cfg.x_test),
@@ -190,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
     p.add_argument("--profile-epoch", type=int, default=0, help="run this epoch under pyinstrument")
     p.add_argument("--profile-out", type=Path, default=Path("profile.txt"))
     a = p.parse_args(argv)
@@ -207,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         arrays["y_train"],
         arrays["x_test"],
         arrays["y_test"],
+        a.optimizer,
     )
     record = run(cfg, (a.profile_epoch, a.profile_out) if a.profile_epoch else None)
     sys.stdout.write(json.dumps(record) + "\n")

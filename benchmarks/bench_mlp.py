@@ -35,6 +35,7 @@ sys.path.insert(0, str(HERE))
 
 import _profile  # noqa: E402  (benchmarks/ is not a package)
 import _report  # noqa: E402
+from _contenders import ADAM_CONTENDERS  # noqa: E402
 from _data import prepare_data  # noqa: E402
 
 WORKER = HERE / "_workers.py"
@@ -137,6 +138,7 @@ def run_worker(
         "batch-size": args.batch_size,
         "lr": args.lr,
         "momentum": args.momentum,
+        "optimizer": args.optimizer,
     }
     cmd = [python, str(WORKER)] + [x for k, v in options.items() for x in (f"--{k}", str(v))]
     info = {"contender": job["contender"], "network": job["network"], "load": os.getloadavg()[0]}
@@ -193,8 +195,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--networks", default="784-256-10,784-800-10,784-512-256-128-10")
     p.add_argument(
         "--contenders",
-        default=",".join(CONTENDERS),
-        help=f"comma-separated subset of {', '.join(CONTENDERS)}",
+        default=None,
+        help=f"comma-separated subset of {', '.join(CONTENDERS)} (default: all that can run "
+        "--optimizer)",
     )
     p.add_argument("--phases", default=",".join(PHASES), help="subset of main,memory,tta,help")
     p.add_argument("--rounds", type=int, default=5)
@@ -205,8 +208,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--help-runs", type=int, default=7)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument(
+        "--optimizer",
+        choices=("sgd", "adam"),
+        default="sgd",
+        help="sgd (with --momentum; issue 5's set-up) or adam (default betas; no numpy-hand, "
+        "no sklearn)",
+    )
+    p.add_argument("--lr", type=float, default=None, help="default 0.05 for sgd, 0.001 for adam")
+    p.add_argument("--momentum", type=float, default=0.9, help="sgd only")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--synthetic",
@@ -260,9 +270,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.tta_rounds, args.help_runs = 1, min(args.help_runs, 2)
         args.synthetic = args.synthetic or 6000
         args.quiet_wait, args.retries = 0.0, 0
+    allowed = CONTENDERS if args.optimizer == "sgd" else ADAM_CONTENDERS
+    if args.lr is None:
+        args.lr = 0.05 if args.optimizer == "sgd" else 0.001
+    if args.contenders is None:
+        args.contenders = ",".join(allowed)
     for name in args.contenders.split(","):
         if name not in CONTENDERS:
             p.error(f"unknown contender {name!r}; choose from {', '.join(CONTENDERS)}")
+        if name not in allowed:
+            p.error(f"contender {name!r} trains with SGD only; drop it for --optimizer adam")
     if args.profile and args.profile not in PROFILABLE:
         p.error(f"--profile takes one of {', '.join(PROFILABLE)}, got {args.profile!r}")
     for name in args.phases.split(","):
@@ -362,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch_size": args.batch_size,
         "lr": args.lr,
         "momentum": args.momentum,
+        "optimizer": args.optimizer,
         "data": data_desc,
         "rounds": args.rounds,
         "epochs": args.epochs,

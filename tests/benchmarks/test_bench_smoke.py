@@ -104,3 +104,26 @@ def test_paired_ratios_take_the_median_of_rounds() -> None:
     assert verdicts["chainrule-loop epoch / torch-eager epoch, 784-256-10"] == "PASS"
     assert verdicts["chainrule-loop GEMM floor / epoch, 784-256-10"] == "FAIL"
     assert verdicts["`chainrule --help` seconds"] == "PASS"  # median 0.25 <= 0.3
+
+
+def test_adam_runs_for_the_contenders_that_support_it(tmp_path: Path) -> None:
+    cmd = [sys.executable, str(BENCH / "bench_mlp.py"), "--quick", "--synthetic", "1200",
+           "--optimizer", "adam", "--contenders", "chainrule-loop,gemm-floor", "--phases", "main",
+           "--out", str(tmp_path)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
+    loop = [r for r in result["records"] if r["contender"] == "chainrule-loop"]
+    assert loop and all(r["optimizer"] == "adam" and r["lr"] == 0.001 for r in loop)
+    assert max(loop[0]["test_accuracy"]) > 0.2
+    page = (tmp_path / "latest.md").read_text(encoding="utf-8")
+    assert "Adam lr 0.001" in page and "this run used Adam" in page
+
+
+def test_adam_refuses_the_sgd_only_contenders() -> None:
+    import bench_mlp
+
+    with pytest.raises(SystemExit):
+        bench_mlp.parse_args(["--optimizer", "adam", "--contenders", "numpy-hand"])
+    assert "sklearn" not in bench_mlp.parse_args(["--optimizer", "adam"]).contenders
+    assert bench_mlp.parse_args([]).lr == 0.05
