@@ -2,7 +2,7 @@
 
 Usage::
 
-    /work/venv/bin/python benchmarks/bench_gemm.py                     # ~3 minutes
+    /work/venv/bin/python benchmarks/bench_gemm.py                     # ~1.5 minutes
     /work/venv/bin/python benchmarks/bench_gemm.py --rounds 2 --calls 50 --out /tmp/gemm
 
 ``bench_mlp.py`` says how far an epoch is from its GEMM floor; this script says how far that
