@@ -21,6 +21,11 @@ from chainrule.training.history import History
 
 __all__ = ["Trainer"]
 
+#: Rows per batch when predicting or evaluating (no graph, so memory is only the activations):
+#: 10,000 Fashion-MNIST images through 784-256-10 take 33 ms in batches of 2048 against 44 ms
+#: in batches of 256, measured here, while a batch's activations stay a few MiB.
+EVAL_BATCH_SIZE = 2048
+
 Metric = Callable[[np.ndarray, np.ndarray], float]
 
 
@@ -342,7 +347,7 @@ class Trainer:
             logs["penalty"] = penalty_total / seen
         if val is not None:
             for key, value in self._evaluate_arrays(
-                val[0], val[1], max(loader.batch_size, 2048)
+                val[0], val[1], max(loader.batch_size, EVAL_BATCH_SIZE)
             ).items():
                 logs["val_" + key] = value
         logs["lr"] = lr
@@ -406,7 +411,7 @@ class Trainer:
         return messages
 
     # -- evaluate and predict ----------------------------------------------------------------------
-    def evaluate(self, x: Any, y: Any, batch_size: int = 2048) -> dict[str, float]:
+    def evaluate(self, x: Any, y: Any, batch_size: int = EVAL_BATCH_SIZE) -> dict[str, float]:
         """The loss and metrics on ``(x, y)``, in evaluation mode, without building a graph.
 
         Examples
@@ -429,13 +434,12 @@ class Trainer:
                 results[name] = float(fn(y, out)) if finite else math.nan
         return results
 
-    def predict(self, x: Any, batch_size: int = 2048) -> np.ndarray:
+    def predict(self, x: Any, batch_size: int = EVAL_BATCH_SIZE) -> np.ndarray:
         """The model's outputs for ``x`` as a NumPy array, batch by batch.
 
         Runs in evaluation mode (dropout off, batch-norm running statistics) under
         ``no_grad`` (no graph is built), and puts every module back in the mode it was in.
-        Batches of 2048 rows keep the matrix products efficient (10,000 Fashion-MNIST images
-        through 784-256-10: 33 ms against 44 ms in batches of 256, measured here) while the
+        Batches of ``EVAL_BATCH_SIZE`` (2048) rows keep the matrix products efficient while the
         activations of a batch stay a few MiB.
         """
         _check_int("batch_size", batch_size)
