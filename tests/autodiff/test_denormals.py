@@ -47,6 +47,19 @@ def test_context_restores_after_an_exception() -> None:
 
 
 @needs_ftz
+def test_context_restores_a_partial_mode_exactly() -> None:
+    # Only FTZ set beforehand (as some libraries leave it): the block must give back just that.
+    lib = denormals._load()
+    assert denormals._put_bits(lib, denormals._FTZ)
+    try:
+        with cr.flush_denormals():
+            assert flushes()
+        assert denormals._mxcsr(lib) & denormals._BITS == denormals._FTZ
+    finally:
+        denormals._put_bits(lib, 0)
+
+
+@needs_ftz
 def test_nested_context_keeps_the_outer_mode() -> None:
     with cr.flush_denormals():
         with cr.flush_denormals():

@@ -74,8 +74,18 @@ def _load() -> Any:
 
 
 def _mxcsr(lib: Any) -> int | None:
+    """The calling thread's MXCSR, or None when the C library cannot read it."""
     env = _Fenv()
     return None if lib.fegetenv(env) != 0 else int(env.mxcsr)
+
+
+def _put_bits(lib: Any, bits: int) -> bool:
+    """Set the FTZ and DAZ bits of the calling thread's MXCSR to ``bits``; True on success."""
+    env = _Fenv()
+    if lib.fegetenv(env) != 0:  # ctypes passes a structure by reference for a POINTER argtype
+        return False
+    env.mxcsr = (env.mxcsr & ~_BITS) | (bits & _BITS)
+    return lib.fesetenv(env) == 0
 
 
 def supported() -> bool:
@@ -108,13 +118,7 @@ def set_flush_denormal(enabled: bool) -> bool:
     >>> _ = set_flush_denormal(False)
     """
     lib = _load()
-    if lib is None:
-        return False
-    env = _Fenv()
-    if lib.fegetenv(env) != 0:  # ctypes passes a structure by reference for a POINTER argtype
-        return False
-    env.mxcsr = (env.mxcsr | _BITS) if enabled else (env.mxcsr & ~_BITS)
-    if lib.fesetenv(env) != 0:
+    if lib is None or not _put_bits(lib, _BITS if enabled else 0):
         return False
     return is_flush_denormal() == bool(enabled)
 
@@ -134,13 +138,13 @@ def flush_denormals(enabled: bool = True) -> Iterator[bool]:
     >>> isinstance(active, bool)
     True
     """
-    if not enabled or _load() is None:
+    lib = _load()
+    before = None if lib is None else _mxcsr(lib)
+    if not enabled or before is None:
         yield is_flush_denormal()
         return
-    before = is_flush_denormal()
     active = set_flush_denormal(True)
     try:
         yield active
     finally:
-        if not before:
-            set_flush_denormal(False)
+        _put_bits(lib, before)  # exactly the bits of before, FTZ alone included
