@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from chainrule import optim, regularizers
+from chainrule.autodiff.denormals import flush_denormals
 from chainrule.autodiff.mode import no_grad
 from chainrule.autodiff.tensor import Tensor
 from chainrule.data import train_val_split
@@ -23,6 +24,7 @@ from chainrule.nn.mlp import ACTIVATIONS, mlp
 from chainrule.nn.module import Module
 from chainrule.nn.registry import layer_from_spec, layer_to_spec
 from chainrule.optim import OPTIMIZERS
+from chainrule.training.step import TrainingStep
 from chainrule.validation import check_bool, check_int, check_number, is_real
 
 __all__ = ["BaseNeuralNet", "ACTIVATIONS", "OPTIMIZERS", "LR_SCHEDULES"]
@@ -97,6 +99,7 @@ class _Config:
     n_iter_no_change: int
     tol: float
     verbose: int
+    clip_grad_norm: float | None
 
 
 def _check_random_state(owner: str, random_state: Any) -> None:
@@ -255,6 +258,9 @@ class BaseNeuralNet(BaseEstimator):
                 int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
                 0,
             ),
+            clip_grad_norm=None
+            if self.clip_grad_norm is None
+            else check_number(owner, "clip_grad_norm", self.clip_grad_norm, 0.0, low_open=True),
         )
         if cfg.optimizer == "sgd" and cfg.nesterov and cfg.momentum == 0:
             raise ConfigError(
@@ -435,32 +441,39 @@ class BaseNeuralNet(BaseEstimator):
         scale = None
         if sw is not None:
             scale = (sw / sw.mean() if sw.any() else sw).astype(self._dtype)
+        step = TrainingStep(
+            model,
+            self._batch_loss,
+            opt,
+            regularizers=penalties,
+            clip_grad_norm=cfg.clip_grad_norm,
+            skip_nonfinite=True,  # stop before a NaN reaches the weights
+            owner=type(self).__name__,
+        )
         n = X.shape[0]
         data_sum = penalty_sum = 0.0
         model.train()
-        for idx in self._batches(n, cfg):
-            per_sample = self._per_sample_loss(model(Tensor(X[idx])), target[idx])
-            if scale is None:
-                loss = per_sample.mean()
-            else:
-                loss = (per_sample * (scale[idx] / len(idx))).sum()
-            data_sum += float(loss.item()) * len(idx)
-            for penalty in penalties:
-                term = penalty(model)
-                penalty_sum += float(term.item()) * len(idx)
-                loss = loss + term
-            if not math.isfinite(float(loss.item())):
-                model.eval()
-                raise FloatingPointError(
-                    f"{type(self).__name__}: the training loss became {float(loss.item())} in "
-                    f"epoch {self.n_iter_ + 1}; lower learning_rate (now {opt.lr:g}) or "
-                    "standardize X (and y for regression), e.g. with StandardScaler"
-                )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        with flush_denormals(True):
+            for idx in self._batches(n, cfg):
+                weights = None if scale is None else scale[idx] / len(idx)
+                loss, penalty, _ = step(X[idx], (target[idx], weights))
+                data_sum += loss * len(idx)
+                penalty_sum += penalty * len(idx)
+                if not math.isfinite(loss + penalty):
+                    model.eval()
+                    raise FloatingPointError(
+                        f"{type(self).__name__}: the training loss became {loss + penalty} in "
+                        f"epoch {self.n_iter_ + 1}; lower learning_rate (now {opt.lr:g}) or "
+                        "standardize X (and y for regression), e.g. with StandardScaler"
+                    )
         model.eval()
         self._epoch_loss = (data_sum + penalty_sum) / n
+
+    def _batch_loss(self, out: Tensor, batch: tuple[np.ndarray, np.ndarray | None]) -> Tensor:
+        """The batch's loss: the mean per-sample loss, or its sum weighted by ``batch[1]``."""
+        target, weights = batch
+        per_sample = self._per_sample_loss(out, target)
+        return per_sample.mean() if weights is None else (per_sample * weights).sum()
 
     # -- prediction ----------------------------------------------------------------------
     def _outputs(self, X: np.ndarray) -> np.ndarray:

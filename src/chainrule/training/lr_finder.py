@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.tensor import Tensor
-from chainrule.errors import ConfigError, ShapeError
+from chainrule.errors import ConfigError
 from chainrule.nn.module import Module
+from chainrule.training.step import TrainingStep
 from chainrule.training.trainer import _check_int, _float_dtype, _modes, _restore_modes, check_xy
 
 __all__ = ["LRFinderResult", "lr_find"]
@@ -193,6 +194,7 @@ def lr_find(
     losses: list[float] = []
     raws: list[float] = []
     diverged = False
+    step_once = TrainingStep(model, loss, opt, skip_nonfinite=True, owner="lr_find")
     try:
         model.train()
         loader = DataLoader((x, y), batch_size=batch_size, shuffle=True, seed=seed)
@@ -201,16 +203,11 @@ def lr_find(
             for xb, yb in loader:
                 lr = start * growth**step
                 opt.lr = lr
-                value = loss(model(Tensor(xb)), yb)
-                if not isinstance(value, Tensor) or value.data.size != 1:
-                    raise ShapeError("lr_find: the loss must return a scalar Tensor")
-                raw = float(value.item())
-                if not math.isfinite(raw):  # before backward: no NaN steps, no NaN warnings
+                # skip_nonfinite: a NaN loss stops before backward (no NaN steps or warnings)
+                raw = step_once(xb, yb)[0]
+                if not math.isfinite(raw):
                     diverged = True
                     break
-                opt.zero_grad()
-                value.backward()
-                opt.step()
                 avg = smooth * avg + (1 - smooth) * raw
                 smoothed = avg / (1 - smooth ** (step + 1))
                 lrs.append(lr)

@@ -18,6 +18,7 @@ from chainrule.errors import ConfigError, DtypeError, ShapeError
 from chainrule.nn.module import Module
 from chainrule.training.diagnostics import GradientHealth, GradientHealthWarning
 from chainrule.training.history import History
+from chainrule.training.step import GradientReducer, TrainingStep, _check_clip
 
 __all__ = ["Trainer"]
 
@@ -32,10 +33,11 @@ Metric = Callable[[np.ndarray, np.ndarray], float]
 class Trainer:
     """Train a model with mini-batch gradient descent, evaluate it and predict with it.
 
-    One training step is the plain loop a PyTorch user writes by hand::
+    One training step (``training.step.TrainingStep``) is the plain loop a PyTorch user writes
+    by hand::
 
         model.train(); out = model(xb); loss = loss_fn(out, yb) + sum(penalties)
-        optimizer.zero_grad(); loss.backward(); [clip]; optimizer.step(); [constraints]
+        optimizer.zero_grad(); loss.backward(); [reduce]; [clip]; optimizer.step(); [constraints]
 
     The loop never prints: attach ``callbacks.ProgressBar()`` to watch it.
 
@@ -67,6 +69,10 @@ class Trainer:
         Train with denormal floats flushed to zero (see ``chainrule.flush_denormals``):
         otherwise decaying momentum buffers slow every optimizer step on x86 CPUs. ``fit``
         restores the previous mode when it returns; a no-op where the platform lacks it.
+    gradient_reducer : callable, optional
+        ``reducer(params)`` called between backward and clipping in every step (the reduce
+        stage of ``training.step.TrainingStep``); data-parallel training averages the
+        gradients across processes there. None (one process) does nothing.
 
     Notes
     -----
@@ -109,6 +115,7 @@ class Trainer:
         clip_grad_norm: float | None = None,
         diagnostics: bool | GradientHealth = True,
         flush_denormals: bool = True,
+        gradient_reducer: GradientReducer | None = None,
     ) -> None:
         if not isinstance(model, Module):
             raise ConfigError(
@@ -132,16 +139,8 @@ class Trainer:
         self.callbacks = CallbackList(callbacks)
         self.regularizers = _callables(regularizers, "regularizers", "penalty(model)")
         self.constraints = _callables(constraints, "constraints", "constraint(model)")
-        if clip_grad_norm is not None and not (
-            isinstance(clip_grad_norm, (int, float))
-            and not isinstance(clip_grad_norm, bool)
-            and math.isfinite(clip_grad_norm)
-            and clip_grad_norm > 0
-        ):
-            raise ConfigError(
-                f"Trainer: clip_grad_norm must be a positive number or None, got {clip_grad_norm!r}"
-            )
-        self.clip_grad_norm = clip_grad_norm
+        self.clip_grad_norm = _check_clip("Trainer", clip_grad_norm)
+        self.gradient_reducer = gradient_reducer
         if isinstance(diagnostics, GradientHealth):
             self.health: GradientHealth | None = diagnostics
         elif isinstance(diagnostics, bool):
@@ -257,6 +256,7 @@ class Trainer:
         """The epoch loop, with the Ctrl-C handling."""
         self.history = history = History()
         self.stop_training, self.stop_reason = False, None
+        self.training_step = self._training_step()
         steps = len(loader)
         self.params = {"epochs": epochs, "batch_size": batch_size, "steps": steps, "samples": n}
         history.params = dict(self.params)
@@ -360,43 +360,20 @@ class Trainer:
         self, xb: np.ndarray, yb: np.ndarray, health: GradientHealth | None
     ) -> tuple[float, float, Any]:
         """One optimizer step; returns the batch loss, the penalty and the output array."""
-        model = self.model
-        if health is None:
-            out = model(Tensor(xb))
-        else:
-            with health.observe():
-                out = model(Tensor(xb))
-        loss = self.loss(out, yb)
-        if not isinstance(loss, Tensor) or loss.data.size != 1:
-            raise ShapeError(
-                "Trainer: the loss must return a scalar Tensor, got "
-                f"{type(loss).__name__} of shape {getattr(loss, 'shape', ())}; "
-                "hint: use a loss with reduction='mean'"
-            )
-        objective = loss
-        penalty = 0.0
-        if self.regularizers:
-            total = self.regularizers[0](model)
-            for regularizer in self.regularizers[1:]:
-                total = total + regularizer(model)
-            objective = loss + total
-            penalty = float(total.item())
-        self.optimizer.zero_grad()
-        objective.backward()
-        if health is not None:
-            health.after_backward()
-        if self.clip_grad_norm is not None:
-            from chainrule.regularizers import clip_grad_norm_
+        return self.training_step(xb, yb, health)
 
-            clip_grad_norm_(self.optimizer.params, self.clip_grad_norm)
-        if health is not None:
-            health.before_step()
-        self.optimizer.step()
-        if health is not None:
-            health.after_step()
-        for constraint in self.constraints:
-            constraint(model)
-        return float(loss.item()), penalty, out.data
+    def _training_step(self) -> TrainingStep:
+        """The step of this fit, from the trainer's current settings."""
+        return TrainingStep(
+            self.model,
+            self.loss,
+            self.optimizer,
+            regularizers=self.regularizers,
+            constraints=self.constraints,
+            clip_grad_norm=self.clip_grad_norm,
+            gradient_reducer=self.gradient_reducer,
+            owner="Trainer",
+        )
 
     def _health_report(self, epoch: int) -> list[str]:
         """Record the epoch's gradient-health figures and deliver new warnings."""
