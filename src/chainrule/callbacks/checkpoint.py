@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chainrule.callbacks.early_stopping import Monitor, MonitoredCallback
+from chainrule.callbacks.monitor import Monitor, MonitoredCallback
 from chainrule.errors import ConfigError
 from chainrule.nn.module import Module
 

@@ -12,8 +12,9 @@ import numpy as np
 from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError
 from chainrule.nn.module import Module
+from chainrule.training.inputs import check_count, check_xy, float_dtype
+from chainrule.training.modes import module_modes, restore_modes
 from chainrule.training.step import TrainingStep
-from chainrule.training.trainer import _check_int, _float_dtype, _modes, _restore_modes, check_xy
 
 __all__ = ["LRFinderResult", "lr_find"]
 
@@ -170,7 +171,7 @@ def lr_find(
         raise ConfigError(f"lr_find: end_lr ({end_lr}) must be larger than start_lr ({start_lr})")
     if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 2:
         raise ConfigError(f"lr_find: num_steps must be an integer >= 2, got {num_steps!r}")
-    _check_int("batch_size", batch_size)
+    check_count("batch_size", batch_size)
     if isinstance(smooth, bool) or not isinstance(smooth, (int, float)) or not 0 <= smooth < 1:
         raise ConfigError(f"lr_find: smooth must be in [0, 1), got {smooth!r}")
     factor = _positive("diverge_factor", diverge_factor)
@@ -180,7 +181,7 @@ def lr_find(
         raise ConfigError(
             f"lr_find: model must be a chainrule.nn.Module, got {type(model).__name__}"
         )
-    x, y = check_xy(x, y, _float_dtype(model))
+    x, y = check_xy(x, y, float_dtype(model))
     opt, owned = _optimizer(optimizer, model)
 
     from chainrule.data import DataLoader
@@ -188,7 +189,7 @@ def lr_find(
     saved_weights = model.state_dict()
     saved_lr = opt.lr
     saved_state = opt.state_dict() if owned and hasattr(opt, "state_dict") else None
-    modes = _modes(model)
+    modes = module_modes(model)
     growth = (end / start) ** (1.0 / (num_steps - 1))
     lrs: list[float] = []
     losses: list[float] = []
@@ -226,7 +227,7 @@ def lr_find(
         if saved_state is not None:
             opt.load_state_dict(saved_state)
         opt.lr = saved_lr
-        _restore_modes(modes)
+        restore_modes(modes)
     if not losses:
         raise ConfigError(
             f"lr_find: the loss was not finite even at start_lr={start:g}; check the data and "
