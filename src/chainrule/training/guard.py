@@ -68,7 +68,8 @@ class RunGuard:
     exponentially over about 50 batches) that rises above ``factor`` times the first batch's
     objective, once at least ``min_batches`` batches have run (so a short spike is not
     enough: the loss must stay orders of magnitude up over several epochs or hundreds of
-    batches).
+    batches), or at once when it rises above ``factor**2`` times it. An epoch whose mean loss
+    is above ``factor`` times the first batch's is not kept as a fallback.
 
     Parameters
     ----------
@@ -114,14 +115,25 @@ class RunGuard:
                 if self.best.epoch is None:
                     self.best.loss = objective  # the initial weights gave this loss
             return False
-        return self._batches >= self.min_batches and self.running > self.factor * self.reference
+        limit = self.factor * self.reference
+        # A mean a factor**2 above the start is no spike: no need to wait for min_batches.
+        return self.running > limit and (
+            self._batches >= self.min_batches or self.running > self.factor * limit
+        )
 
     # -- keeping -------------------------------------------------------------------------------
     def epoch_end(self, epoch: int, loss: float) -> bool:
-        """Keep the weights of a finished epoch if they are finite; return whether they were."""
+        """Keep the weights of a finished epoch if they are good; False if they are non-finite.
+
+        Good: finite, with a loss no more than ``factor`` times the first batch's (an epoch
+        on its way to diverging is not one to fall back on).
+        """
         weights = self.model.state_dict()
         if not (math.isfinite(loss) and _finite(weights)):
             return False
+        reference = self.reference
+        if self.factor is not None and reference is not None and loss > self.factor * reference:
+            return True  # usable, but not kept as a fallback
         self.last = Snapshot(epoch, loss, weights, self._optimizer_state())
         if loss <= self.best.loss or not math.isfinite(self.best.loss):
             self.best = self.last

@@ -123,21 +123,22 @@ def _failed(
     guard: RunGuard,
     epoch: int,
     logs: dict[str, Any],
-    diverged: bool,
+    diverged: int | None,
 ) -> bool:
     """Judge a finished epoch: keep its weights, or end the run on the last good ones."""
     loss = logs["loss"] + logs.get("penalty", 0.0)
-    if not diverged and guard.epoch_end(epoch, loss):
+    if diverged is None and guard.epoch_end(epoch, loss):
         return False
     if not math.isfinite(loss):
         history.ended_by = "non-finite"
         what = f"the training loss became {loss} in epoch {epoch + 1}"
         snapshot = guard.last
-    elif diverged:
+    elif diverged is not None:
         history.ended_by = "diverged"
         what = (
             f"the training loss diverged: its running mean grew from {guard.reference:.4g} to "
-            f"{guard.running:.4g} (over {guard.factor:g}x) by epoch {epoch + 1}"
+            f"{guard.running:.4g} (over {guard.factor:g}x) by epoch {epoch + 1}, batch "
+            f"{diverged + 1}"
         )
         snapshot = guard.best
     else:
@@ -162,8 +163,9 @@ def _run_epoch(
     val: tuple[Any, Any] | None,
     active: list[bool],
     guard: RunGuard,
-) -> tuple[dict[str, Any], bool]:
-    """Train one epoch, validate, record the history; return the logs and whether it diverged."""
+) -> tuple[dict[str, Any], int | None]:
+    """Train one epoch, validate, record the history; return the logs and the batch where the
+    loss was found diverging (None: it did not)."""
     start = time.perf_counter()
     health = trainer.health
     if health is not None:
@@ -172,7 +174,7 @@ def _run_epoch(
     metrics = trainer.metrics
     total = penalty_total = 0.0
     seen = 0
-    diverged = False
+    diverged: int | None = None
     sums = [0.0] * len(metrics)
     batch_logs: dict[str, Any] = {"loss": 0.0, "size": 0}
     batch_callbacks = trainer.callbacks.batch_callbacks
@@ -197,7 +199,7 @@ def _run_epoch(
                 cb.on_batch_end(trainer, index, batch_logs)
             trainer.model.train()  # a batch callback may have switched a module to eval
         if guard.diverged(loss + penalty):
-            diverged = True
+            diverged = index
             break
         if trainer.stop_training:
             break
