@@ -38,7 +38,7 @@ def save_weights(model: Module, path: str | os.PathLike[str]) -> None:
 def atomic_save(
     save_fn: Callable[[Module, str], Any], model: Module, path: str | os.PathLike[str]
 ) -> Path:
-    """Call ``save_fn(model, staged)`` on a scratch file, then move its bytes atomically to ``path``.
+    """Run ``save_fn(model, staged)`` on a scratch file; write its bytes atomically to ``path``.
 
     ``save_fn`` writes a scratch file next to ``path``; its bytes reach ``path`` through
     ``io.atomic.atomic_write_bytes`` (temp file in the same folder, fsync, ``os.replace``), so

@@ -13,7 +13,8 @@ from sklearn.utils.validation import column_or_1d
 from chainrule.autodiff import functions as F
 from chainrule.autodiff.tensor import Tensor
 from chainrule.losses import binary_cross_entropy_with_logits
-from chainrule.sklearn.base import BaseNeuralNet, _array_from_json, _array_to_json
+from chainrule.sklearn.base import BaseNeuralNet
+from chainrule.sklearn.persistence import _array_from_json, _array_to_json
 
 __all__ = ["NeuralNetClassifier"]
 

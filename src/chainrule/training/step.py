@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from chainrule.autodiff.tensor import Tensor
+from chainrule.clipping import clip_grad_norm_
 from chainrule.errors import ConfigError, ShapeError
 from chainrule.nn.module import Module
-from chainrule.regularizers import clip_grad_norm_
 
 if TYPE_CHECKING:
     from chainrule.nn.module import Parameter
@@ -74,7 +74,7 @@ class TrainingStep:
     constraints : iterable of callable
         ``constraint(model)`` applied after the update.
     clip_grad_norm : float, optional
-        The largest global gradient norm (see ``regularizers.clip_grad_norm_``).
+        The largest global gradient norm (see ``clipping.clip_grad_norm_``).
     gradient_reducer : callable, optional
         ``reducer(params)`` run between backward and clipping.
     skip_nonfinite : bool
