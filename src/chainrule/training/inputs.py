@@ -10,7 +10,15 @@ from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError, DtypeError, ShapeError
 from chainrule.nn.module import Module
 
-__all__ = ["check_count", "check_x", "check_xy", "is_labels", "float_dtype"]
+__all__ = [
+    "check_count",
+    "check_x",
+    "check_xy",
+    "is_labels",
+    "float_dtype",
+    "check_initial_epoch",
+    "fit_data",
+]
 
 
 def check_count(name: str, value: Any) -> None:
@@ -89,3 +97,53 @@ def check_xy(
     if ys.dtype.kind == "f" and ys.dtype != dtype or ys.dtype.kind == "b":
         ys = ys.astype(dtype)
     return xs, ys
+
+
+def check_initial_epoch(initial_epoch: Any, epochs: int) -> None:
+    """``initial_epoch`` must be an int in [0, epochs)."""
+    if (
+        isinstance(initial_epoch, bool)
+        or not isinstance(initial_epoch, int)
+        or not (0 <= initial_epoch < epochs)
+    ):
+        raise ConfigError(
+            f"fit: initial_epoch must be an int in [0, epochs={epochs}), got {initial_epoch!r}"
+        )
+
+
+def fit_data(
+    x: Any,
+    y: Any,
+    dtype: Any,
+    validation_data: Any,
+    validation_split: Any,
+    seed: Any,
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """Checked training arrays and the validation pair (given, split off, or None)."""
+    if isinstance(validation_split, bool) or not (
+        isinstance(validation_split, (int, float)) and 0.0 <= validation_split < 1.0
+    ):
+        raise ConfigError(
+            f"fit: validation_split must be a fraction in [0, 1), got {validation_split!r}; "
+            "hint: 0.1 holds out a tenth of the data"
+        )
+    x, y = check_xy(x, y, dtype)
+    val: tuple[np.ndarray, np.ndarray] | None = None
+    if validation_data is not None:
+        if validation_split:
+            raise ConfigError("fit: give validation_data or validation_split, not both")
+        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+            raise ConfigError(
+                "fit: validation_data must be a pair (x_val, y_val), got "
+                f"{type(validation_data).__name__}"
+            )
+        val = check_xy(validation_data[0], validation_data[1], dtype, "x_val", "y_val")
+    elif validation_split:
+        from chainrule.data import train_val_split
+
+        stratify = y if is_labels(y) else None
+        (x, y), (x_val, y_val) = train_val_split(
+            x, y, val_fraction=validation_split, stratify=stratify, seed=seed
+        )
+        val = (x_val, y_val)
+    return x, y, val

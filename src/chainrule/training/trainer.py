@@ -17,7 +17,15 @@ from chainrule.nn.module import Module
 from chainrule.training.diagnostics import GradientHealth
 from chainrule.training.guard import check_divergence_factor
 from chainrule.training.history import History
-from chainrule.training.inputs import check_count, check_x, check_xy, float_dtype, is_labels
+from chainrule.training.inputs import (
+    check_count,
+    check_initial_epoch,
+    check_x,
+    check_xy,
+    fit_data,
+    float_dtype,
+    is_labels,
+)
 from chainrule.training.loop import EVAL_BATCH_SIZE, fit_loop
 from chainrule.training.metric_specs import Metric, resolve_metrics
 from chainrule.training.modes import module_modes, restore_modes
@@ -50,6 +58,9 @@ class Trainer:
         ``chainrule.metrics`` (``"accuracy"``, ``"top_k_accuracy"``, ``"log_loss"``); these are
         classification metrics, so they are left out when the targets are not 1-D integer class
         labels (e.g. regression), which lets the default ``("accuracy",)`` stay harmless.
+        ``scores`` are the model's raw outputs: ``"log_loss"`` applies a softmax to them first
+        (``metric_specs.log_loss_of_scores``; outputs that are already probabilities are used
+        as they are).
     callbacks : sequence of Callback
     regularizers : sequence of callable
         ``penalty(model) -> scalar Tensor`` added to the loss (e.g. ``regularizers.L2(1e-4)``);
@@ -237,41 +248,8 @@ class Trainer:
         """
         check_count("epochs", epochs)
         check_count("batch_size", batch_size)
-        if (
-            isinstance(initial_epoch, bool)
-            or not isinstance(initial_epoch, int)
-            or not (0 <= initial_epoch < epochs)
-        ):
-            raise ConfigError(
-                f"fit: initial_epoch must be an int in [0, epochs={epochs}), got {initial_epoch!r}"
-            )
-        if isinstance(validation_split, bool) or not (
-            isinstance(validation_split, (int, float)) and 0.0 <= validation_split < 1.0
-        ):
-            raise ConfigError(
-                f"fit: validation_split must be a fraction in [0, 1), got {validation_split!r}; "
-                "hint: 0.1 holds out a tenth of the data"
-            )
-        dtype = float_dtype(self.model)
-        x, y = check_xy(x, y, dtype)
-        val: tuple[np.ndarray, np.ndarray] | None = None
-        if validation_data is not None:
-            if validation_split:
-                raise ConfigError("fit: give validation_data or validation_split, not both")
-            if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-                raise ConfigError(
-                    "fit: validation_data must be a pair (x_val, y_val), got "
-                    f"{type(validation_data).__name__}"
-                )
-            val = check_xy(validation_data[0], validation_data[1], dtype, "x_val", "y_val")
-        elif validation_split:
-            from chainrule.data import train_val_split
-
-            stratify = y if is_labels(y) else None
-            (x, y), (x_val, y_val) = train_val_split(
-                x, y, val_fraction=validation_split, stratify=stratify, seed=seed
-            )
-            val = (x_val, y_val)
+        check_initial_epoch(initial_epoch, epochs)
+        x, y, val = fit_data(x, y, float_dtype(self.model), validation_data, validation_split, seed)
         from chainrule.data import DataLoader
 
         loader = DataLoader(
