@@ -90,7 +90,10 @@ class RunGuard:
         self.factor = factor
         self.min_batches = min_batches
         self._average = 0.0
+        self._decay = 1.0  # SMOOTHING ** batches, for the bias correction
         self._batches = 0
+        self._limit: float | None = None  # factor * reference, once known
+        self._limit_factor = math.inf
         self.reference: float | None = None
         self.running = math.nan
         state = self._optimizer_state()
@@ -104,22 +107,34 @@ class RunGuard:
     # -- watching ------------------------------------------------------------------------------
     def diverged(self, objective: float) -> bool:
         """Add one batch's objective to the running mean; True when the loss has diverged."""
-        if self.factor is None or not math.isfinite(objective):
+        if not math.isfinite(objective):
             return False  # non-finite losses are judged per epoch (see Trainer)
-        self._batches += 1
-        self._average = SMOOTHING * self._average + (1 - SMOOTHING) * objective
-        self.running = self._average / (1 - SMOOTHING**self._batches)
-        if self.reference is None:
-            if objective > 0:
-                self.reference = objective
-                if self.best.epoch is None:
-                    self.best.loss = objective  # the initial weights gave this loss
+        if self._limit is None:
+            self._first(objective)
             return False
-        limit = self.factor * self.reference
+        # Called every batch: kept to a few float operations (no pow, no attribute chains).
+        self._batches += 1
+        self._decay *= SMOOTHING
+        self._average = SMOOTHING * self._average + (1 - SMOOTHING) * objective
+        running = self._average / (1 - self._decay)
+        if running <= self._limit:
+            return False
+        self.running = running
         # A mean a factor**2 above the start is no spike: no need to wait for min_batches.
-        return self.running > limit and (
-            self._batches >= self.min_batches or self.running > self.factor * limit
-        )
+        return self._batches >= self.min_batches or running > self._limit * self._limit_factor
+
+    def _first(self, objective: float) -> None:
+        """The first positive objective becomes the reference (the watch starts there)."""
+        self._batches += 1
+        self._decay *= SMOOTHING
+        self._average = SMOOTHING * self._average + (1 - SMOOTHING) * objective
+        if self.factor is None or objective <= 0:
+            return
+        self.reference = objective
+        self._limit = self.factor * objective
+        self._limit_factor = self.factor
+        if self.best.epoch is None:
+            self.best.loss = objective  # the initial weights gave this loss
 
     # -- keeping -------------------------------------------------------------------------------
     def epoch_end(self, epoch: int, loss: float) -> bool:
