@@ -344,3 +344,24 @@ def test_the_log_loss_metric_works_on_logits() -> None:
     assert all(math.isfinite(v) for v in history["log_loss"])
     scores = trainer.evaluate(x, y)
     assert scores["log_loss"] == pytest.approx(scores["loss"], rel=1e-5)
+
+
+def test_the_progress_bar_shows_the_failed_epoch_and_why_it_stopped() -> None:
+    import io
+
+    from chainrule.callbacks import ProgressBar
+
+    stream = io.StringIO()
+    model = mlp()
+    trainer = Trainer(
+        model,
+        nan_from(10 + 9),  # the last batch of epoch 2
+        optim.SGD(model.parameters(), lr=0.1),
+        callbacks=[ProgressBar(verbose=2, file=stream)],
+        diagnostics=False,
+    )
+    history = trainer.fit(*blobs(200), epochs=4, batch_size=20, seed=0)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("Epoch 1/4") and lines[1].startswith("Epoch 2/4")
+    assert "loss nan" in lines[1]
+    assert lines[-1] == f"Training stopped: {history.stop_reason}"

@@ -31,7 +31,8 @@ class Callback:
       number of samples (the dict is reused between batches: copy it to keep it).
     - ``on_epoch_end(trainer, epoch, logs)``: the epoch's figures (``"loss"``, metrics,
       ``"val_"`` keys, ``"lr"``, ``"seconds"``) and ``"warnings"``, a list of gradient-health
-      messages first seen this epoch.
+      messages first seen this epoch. Not called for an epoch that ended the run on a NaN,
+      infinite or diverging loss (it is not a complete epoch; ``on_train_end`` gets its logs).
     - ``on_train_end(trainer, logs)``: the last epoch's logs. Runs also after Ctrl-C.
 
     A callback that sets ``shows_warnings = True`` displays gradient-health warnings itself,

@@ -233,7 +233,8 @@ class Trainer:
         x, y : array_like
             Inputs and targets with the same first dimension (samples).
         epochs, batch_size : int
-            At least 1. The last batch of an epoch may be smaller.
+            At least 1. The last batch of an epoch may be smaller; a last batch of one
+            sample is merged into the one before (``history.params["last_batch_merged"]``).
         validation_data : (x_val, y_val), optional
             Evaluated after every epoch, giving ``"val_loss"`` and ``"val_"`` + metric.
         validation_split : float
