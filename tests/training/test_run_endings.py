@@ -365,3 +365,13 @@ def test_the_progress_bar_shows_the_failed_epoch_and_why_it_stopped() -> None:
     assert lines[0].startswith("Epoch 1/4") and lines[1].startswith("Epoch 2/4")
     assert "loss nan" in lines[1]
     assert lines[-1] == f"Training stopped: {history.stop_reason}"
+
+
+def test_a_resumed_run_interrupted_at_once_names_the_epoch_it_resumed_from() -> None:
+    model = mlp()
+    start = model.state_dict()
+    history = sgd(model, [InterruptAt(3, 1)]).fit(
+        *blobs(), epochs=6, batch_size=20, seed=0, initial_epoch=3
+    )
+    assert same(model.state_dict(), start) and history.kept_epoch == 2
+    assert history.stop_reason.endswith("the weights of the end of epoch 3 were kept")

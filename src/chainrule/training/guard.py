@@ -80,10 +80,18 @@ class RunGuard:
         The divergence threshold; None switches the watch off.
     min_batches : int
         Batches that must have run before divergence is judged.
+    start_epoch : int, optional
+        The epoch the starting weights come from (a resumed run: ``initial_epoch - 1``);
+        None for freshly initialised weights.
     """
 
     def __init__(
-        self, model: Module, optimizer: Any, factor: float | None, min_batches: int
+        self,
+        model: Module,
+        optimizer: Any,
+        factor: float | None,
+        min_batches: int,
+        start_epoch: int | None = None,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -97,7 +105,7 @@ class RunGuard:
         self.reference: float | None = None
         self.running = math.nan
         state = self._optimizer_state()
-        self.last = Snapshot(None, math.inf, model.state_dict(), state)
+        self.last = Snapshot(start_epoch, math.inf, model.state_dict(), state)
         self.best = self.last
 
     def _optimizer_state(self) -> Any:
@@ -133,8 +141,8 @@ class RunGuard:
         self.reference = objective
         self._limit = self.factor * objective
         self._limit_factor = self.factor
-        if self.best.epoch is None:
-            self.best.loss = objective  # the initial weights gave this loss
+        if self.best is self.last and self.last.loss == math.inf:
+            self.best.loss = objective  # the starting weights gave this loss
 
     # -- keeping -------------------------------------------------------------------------------
     def epoch_end(self, epoch: int, loss: float) -> bool:

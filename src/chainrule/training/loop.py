@@ -68,9 +68,13 @@ def fit_loop(
     # Named metrics are classification metrics: left out for other targets.
     active = [not named or labels for _, _, named in trainer.metrics]
     guard = RunGuard(
-        trainer.model, trainer.optimizer, trainer.divergence_factor, min(200, 3 * steps)
+        trainer.model,
+        trainer.optimizer,
+        trainer.divergence_factor,
+        min(200, 3 * steps),
+        start_epoch=initial_epoch - 1 if initial_epoch else None,  # resumed: that epoch's end
     )
-    trainer.kept_epoch, trainer.kept = None, guard.last.where
+    trainer.kept_epoch, trainer.kept = guard.last.epoch, guard.last.where
     logs: dict[str, Any] = {}
     epoch = initial_epoch
     try:
