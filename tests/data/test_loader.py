@@ -321,3 +321,31 @@ def test_one_hot_values_and_shapes():
 def test_one_hot_errors(labels, kwargs, error, match):
     with pytest.raises(error, match=match):
         one_hot(labels, **kwargs)
+
+
+# ---- a last batch of one -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("copy", [False, True])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_merge_single_folds_a_last_row_into_the_batch_before(copy, shuffle):
+    x, y = data(9)
+    loader = DataLoader((x, y), batch_size=4, shuffle=shuffle, seed=0, copy=copy, merge_single=True)
+    assert loader.merges_last and len(loader) == 2
+    batches = [(xb.copy(), yb.copy()) for xb, yb in loader]
+    assert [len(yb) for _, yb in batches] == [4, 5]
+    seen = np.concatenate([yb for _, yb in batches])
+    assert sorted(seen.tolist()) == list(range(9))  # every row, once
+    for xb, yb in batches:
+        np.testing.assert_array_equal(xb[:, 0], yb)
+
+
+def test_merge_single_changes_nothing_when_the_last_batch_is_not_one_row():
+    x, y = data(10)
+    for n, size in ((10, 4), (8, 4), (1, 4), (5, 5)):
+        loader = DataLoader((x[:n], y[:n]), batch_size=size, merge_single=True)
+        plain = DataLoader((x[:n], y[:n]), batch_size=size)
+        assert not loader.merges_last and len(loader) == len(plain)
+        assert [len(b[1]) for b in loader] == [len(b[1]) for b in plain]
+    drop = DataLoader((x[:9], y[:9]), batch_size=4, merge_single=True, drop_last=True)
+    assert not drop.merges_last and [len(b[1]) for b in drop] == [4, 4]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from chainrule.errors import ConfigError
@@ -31,11 +31,14 @@ class Callback:
       number of samples (the dict is reused between batches: copy it to keep it).
     - ``on_epoch_end(trainer, epoch, logs)``: the epoch's figures (``"loss"``, metrics,
       ``"val_"`` keys, ``"lr"``, ``"seconds"``) and ``"warnings"``, a list of gradient-health
-      messages first seen this epoch.
+      messages first seen this epoch. Not called for an epoch that ended the run on a NaN,
+      infinite or diverging loss (it is not a complete epoch; ``on_train_end`` gets its logs).
     - ``on_train_end(trainer, logs)``: the last epoch's logs. Runs also after Ctrl-C.
 
     A callback that sets ``shows_warnings = True`` displays gradient-health warnings itself,
-    so the trainer does not also raise them through ``warnings.warn``.
+    so the trainer does not also raise them through ``warnings.warn``. One whose
+    ``restores_weights`` is True loads other weights in ``on_train_end`` (``EarlyStopping``):
+    it runs before the others there, and tells ``trainer.weights_restored(epoch, where)``.
 
     Examples
     --------
@@ -49,6 +52,7 @@ class Callback:
     """
 
     shows_warnings: bool = False
+    restores_weights: bool = False
 
     def on_train_begin(self, trainer: Trainer, logs: Logs) -> None:
         """Called once before the first epoch."""
@@ -98,9 +102,19 @@ class CallbackList:
         for cb in self.callbacks:
             cb.on_train_begin(trainer, logs)
 
-    def on_train_end(self, trainer: Trainer, logs: Logs) -> None:
-        for cb in self.callbacks:
+    def on_train_end(
+        self, trainer: Trainer, logs: Logs, then: Callable[[], None] | None = None
+    ) -> None:
+        """Callbacks that restore weights first (``restores_weights``), then ``then()``, then
+        the others: every later hook sees the weights the model ends with."""
+        restoring = [cb for cb in self.callbacks if getattr(cb, "restores_weights", False)]
+        for cb in restoring:
             cb.on_train_end(trainer, logs)
+        if then is not None:
+            then()
+        for cb in self.callbacks:
+            if cb not in restoring:
+                cb.on_train_end(trainer, logs)
 
     def on_epoch_begin(self, trainer: Trainer, epoch: int, logs: Logs) -> None:
         for cb in self.callbacks:

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chainrule.callbacks.early_stopping import Monitor, MonitoredCallback
+from chainrule.callbacks.monitor import Monitor, MonitoredCallback
 from chainrule.errors import ConfigError
+from chainrule.io.atomic import atomic_write_bytes
 from chainrule.nn.module import Module
 
 if TYPE_CHECKING:
@@ -22,35 +23,40 @@ __all__ = ["ModelCheckpoint", "save_weights", "atomic_save"]
 
 
 def save_weights(model: Module, path: str | os.PathLike[str]) -> None:
-    """Write the model's ``state_dict`` to a safetensors file at ``path`` (not atomic by itself).
+    """Write the model's ``state_dict`` to a safetensors file at ``path``, atomically.
 
-    Read it back with ``safetensors.numpy.load_file(path)`` and ``model.load_state_dict``.
+    The bytes go through ``io.atomic.atomic_write_bytes`` (temp file, fsync, rename), so a
+    crash never leaves a truncated file. Read it back with ``safetensors.numpy.load_file(path)``
+    and ``model.load_state_dict``.
     """
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     state = {name: np.ascontiguousarray(array) for name, array in model.state_dict().items()}
-    save_file(state, str(path), metadata={"format": "chainrule-state-dict"})
+    atomic_write_bytes(path, save(state, metadata={"format": "chainrule-state-dict"}))
 
 
 def atomic_save(
     save_fn: Callable[[Module, str], Any], model: Module, path: str | os.PathLike[str]
 ) -> Path:
-    """Call ``save_fn(model, temp)`` on a temp file next to ``path``, then rename it over ``path``.
+    """Run ``save_fn(model, staged)`` on a scratch file; write its bytes atomically to ``path``.
 
-    Readers never see a half-written file: the old file stays whole until ``os.replace``
-    swaps in the new one (an atomic rename, since both are in the same folder).
+    ``save_fn`` writes a scratch file next to ``path``; its bytes reach ``path`` through
+    ``io.atomic.atomic_write_bytes`` (temp file in the same folder, fsync, ``os.replace``), so
+    readers never see a half-written file, and the scratch file is removed either way.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the suffix so save functions that look at it (".safetensors") still work.
-    temp = target.with_name(f".{target.stem}.{secrets.token_hex(6)}.tmp{target.suffix}")
+    if save_fn is save_weights:  # atomic by itself: no scratch copy
+        save_weights(model, target)
+        return target
+    # The suffix stays, so save functions that look at it (".safetensors") still work.
+    staged = target.with_name(f".{target.stem}.{secrets.token_hex(6)}.tmp{target.suffix}")
     try:
-        save_fn(model, str(temp))
-        os.replace(temp, target)
-    except BaseException:
+        save_fn(model, str(staged))
+        atomic_write_bytes(target, staged.read_bytes())
+    finally:
         with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+            os.unlink(staged)
     return target
 
 
@@ -58,9 +64,10 @@ class ModelCheckpoint(MonitoredCallback):
     """Save the model at the end of an epoch: the best one so far, or every one.
 
     Files are written atomically, so a crash mid-write never leaves a truncated checkpoint:
-    ``chainrule.save`` stages its pair of files and renames them into place, and a custom
-    ``save_fn`` writes to a temp file in the same folder that is then ``os.replace``d over the
-    destination.
+    ``chainrule.save`` stages its pair of files and renames them into place, and what a custom
+    ``save_fn`` writes reaches the destination through ``io.atomic`` (fsynced temp file, then
+    ``os.replace``). An epoch that ended on a NaN, infinite or diverging loss is not passed to
+    ``on_epoch_end``, so it is never saved.
 
     Parameters
     ----------

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chainrule.callbacks.base import Callback
+from chainrule.callbacks.monitor import Monitor, MonitoredCallback
 from chainrule.errors import ConfigError
-from chainrule.training.history import resolve_mode
 
 if TYPE_CHECKING:
     from chainrule.training.trainer import Trainer
@@ -18,94 +15,14 @@ if TYPE_CHECKING:
 __all__ = ["EarlyStopping", "Monitor"]
 
 
-class Monitor:
-    """Tracks the best value of one logged figure (shared by EarlyStopping and ModelCheckpoint)."""
-
-    def __init__(self, owner: str, monitor: str, mode: str, min_delta: float = 0.0) -> None:
-        if not isinstance(monitor, str) or not monitor:
-            raise ConfigError(
-                f"{owner}: monitor must be a log key such as 'val_loss', got {monitor!r}"
-            )
-        try:
-            self.mode = resolve_mode(monitor, mode)
-        except ConfigError as error:
-            raise ConfigError(f"{owner}: {error}") from None
-        if (
-            isinstance(min_delta, bool)
-            or not isinstance(min_delta, (int, float))
-            or not (math.isfinite(min_delta) and min_delta >= 0)
-        ):
-            raise ConfigError(f"{owner}: min_delta must be a number >= 0, got {min_delta!r}")
-        self.owner = owner
-        self.monitor = monitor
-        self.min_delta = float(min_delta)
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the best value (a new fit starts)."""
-        self.best = math.inf if self.mode == "min" else -math.inf
-        self.best_epoch: int | None = None
-
-    def value(self, logs: Mapping[str, Any]) -> float:
-        """The monitored value in ``logs``, or a ConfigError naming the keys there are."""
-        if self.monitor not in logs:
-            available = sorted(k for k, v in logs.items() if isinstance(v, (int, float)))
-            hint = ""
-            if self.monitor.startswith("val_"):
-                hint = "; hint: pass validation_data or validation_split to fit()"
-            raise ConfigError(
-                f"{self.owner}: monitor={self.monitor!r} is not among the logged figures "
-                f"{available}{hint}"
-            )
-        return float(logs[self.monitor])
-
-    def improved(self, value: float, epoch: int) -> bool:
-        """Whether ``value`` beats the best by more than ``min_delta`` (NaN never does); if so,
-        it becomes the best."""
-        if math.isnan(value):
-            return False
-        better = (
-            value < self.best - self.min_delta
-            if self.mode == "min"
-            else value > self.best + self.min_delta
-        )
-        if better:
-            self.best, self.best_epoch = value, epoch
-        return better
-
-
-class MonitoredCallback(Callback):
-    """A callback that watches one log key through a ``Monitor`` (set as ``self._monitor``)."""
-
-    _monitor: Monitor
-
-    @property
-    def monitor(self) -> str:
-        """The monitored log key."""
-        return self._monitor.monitor
-
-    @property
-    def mode(self) -> str:
-        """``"min"`` or ``"max"``."""
-        return self._monitor.mode
-
-    @property
-    def best(self) -> float:
-        """The best value seen in this fit."""
-        return self._monitor.best
-
-    @property
-    def best_epoch(self) -> int | None:
-        """The (0-based) epoch of the best value."""
-        return self._monitor.best_epoch
-
-
 class EarlyStopping(MonitoredCallback):
     """Stop training when ``monitor`` has not improved for ``patience`` epochs.
 
     With ``restore_best_weights`` (the default) the model gets the weights of its best epoch
     back **at the end of training, whether or not early stopping triggered** (and after Ctrl-C):
-    the callback keeps a copy of the ``state_dict`` of the best epoch so far.
+    the callback keeps a copy of the ``state_dict`` of the best epoch so far. Its
+    ``on_train_end`` runs before the other callbacks', so they (and ``history.kept_epoch``,
+    ``trainer.final_logs``) see the restored best epoch.
 
     Parameters
     ----------
@@ -133,6 +50,8 @@ class EarlyStopping(MonitoredCallback):
     >>> stop.mode
     'min'
     """
+
+    restores_weights = True  # on_train_end runs before the other callbacks'
 
     def __init__(
         self,
@@ -182,6 +101,12 @@ class EarlyStopping(MonitoredCallback):
         if self.restore_best_weights and self.best_weights is not None:
             trainer.model.load_state_dict(self.best_weights)
             self.restored = True
+            note = getattr(trainer, "weights_restored", None)
+            if callable(note) and self.best_epoch is not None:
+                note(
+                    self.best_epoch,
+                    f"the best epoch ({self.best_epoch + 1}, {self.monitor} {self.best:.6g})",
+                )
 
     def _best_text(self) -> str:
         return "?" if self.best_epoch is None else str(self.best_epoch + 1)

@@ -49,8 +49,9 @@ class TerminateOnNaN(Callback):
         self._weights: dict[str, np.ndarray] | None = None
         self._optimizer: Any = None
         self._good_at = "the start of training"
+        self._good_epoch: int | None = None
 
-    def _snapshot(self, trainer: Trainer, where: str) -> bool:
+    def _snapshot(self, trainer: Trainer, where: str, epoch: int | None = None) -> bool:
         """Keep the current weights if they are all finite; return whether they were."""
         state = trainer.model.state_dict()
         if not all(np.isfinite(a).all() for a in state.values() if a.dtype.kind == "f"):
@@ -58,7 +59,7 @@ class TerminateOnNaN(Callback):
         self._weights = state
         saver = getattr(trainer.optimizer, "state_dict", None)
         self._optimizer = saver() if callable(saver) else None
-        self._good_at = where
+        self._good_at, self._good_epoch = where, epoch
         return True
 
     def _terminate(self, trainer: Trainer, epoch: int, batch: int, what: str) -> None:
@@ -67,6 +68,9 @@ class TerminateOnNaN(Callback):
             trainer.model.load_state_dict(self._weights)
             if self._optimizer is not None:
                 trainer.optimizer.load_state_dict(self._optimizer)
+            note = getattr(trainer, "weights_restored", None)
+            if callable(note):
+                note(self._good_epoch, self._good_at)
         place = f"epoch {epoch + 1}" + (f", batch {batch + 1}" if batch >= 0 else "")
         trainer.request_stop(
             f"{what} at {place}; training stopped and the weights from {self._good_at} were "
@@ -98,7 +102,9 @@ class TerminateOnNaN(Callback):
         value = logs.get("loss")
         if value is not None and not math.isfinite(value):
             self._terminate(trainer, epoch, -1, f"the epoch's loss became {value}")
-        elif self.per == "epoch" and not self._snapshot(trainer, f"the end of epoch {epoch + 1}"):
+        elif self.per == "epoch" and not self._snapshot(
+            trainer, f"the end of epoch {epoch + 1}", epoch
+        ):
             self._terminate(trainer, epoch, -1, "the weights became non-finite")
 
     def __repr__(self) -> str:

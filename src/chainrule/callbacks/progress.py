@@ -108,6 +108,9 @@ class ProgressBar(Callback):
         self._close_bar()
         if self.verbose == 0:
             return
+        self._summary(epoch, logs)
+
+    def _summary(self, epoch: int, logs: dict[str, Any]) -> None:
         seconds = logs.get("seconds", 0.0)
         self._write(f"Epoch {epoch + 1}/{self._epochs} - {seconds:.2f}s - {format_logs(logs)}")
         for message in logs.get("warnings", ()):
@@ -118,6 +121,9 @@ class ProgressBar(Callback):
         if self.verbose == 0:
             return
         history = trainer.history
+        if history.ended_by in ("non-finite", "diverged") and logs and "loss" in logs:
+            # The failed epoch never reached on_epoch_end: show its figures and warnings here.
+            self._summary(trainer.epoch, logs)
         if history.interrupted:
             self._write(f"Training interrupted by Ctrl-C: {history.stop_reason}")
         elif history.stop_reason:

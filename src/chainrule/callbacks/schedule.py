@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chainrule.callbacks.base import Callback
-from chainrule.callbacks.early_stopping import Monitor
+from chainrule.callbacks.monitor import Monitor
 from chainrule.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -76,6 +76,11 @@ class DataLoader:
         Randomness of the shuffling (None: fresh entropy from the OS).
     copy : bool
         Yield newly allocated arrays instead of reused buffers.
+    merge_single : bool
+        When the last batch would hold a single row (and there is a batch before it), fold
+        that row into the batch before, which then has ``batch_size + 1`` rows: batch
+        normalisation cannot normalise one sample, and one sample makes a noisy step.
+        ``Trainer.fit`` trains with it on (``merges_last`` says whether it applies).
 
     Examples
     --------
@@ -85,6 +90,8 @@ class DataLoader:
     >>> loader = DataLoader((x, y), batch_size=2, shuffle=True, seed=0)
     >>> len(loader), [yb.shape[0] for xb, yb in loader]
     (3, [2, 2, 1])
+    >>> [yb.shape[0] for xb, yb in DataLoader((x, y), batch_size=2, merge_single=True)]
+    [2, 3]
     """
 
     def __init__(
@@ -95,6 +102,7 @@ class DataLoader:
         drop_last: bool = False,
         seed: int | np.random.Generator | None = None,
         copy: bool = False,
+        merge_single: bool = False,
     ) -> None:
         if isinstance(dataset_or_arrays, ArrayDataset):
             self.dataset = dataset_or_arrays
@@ -115,11 +123,20 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.copy = bool(copy)
+        self.merge_single = bool(merge_single)
         self._rng = as_generator(seed, "DataLoader")
+
+    @property
+    def merges_last(self) -> bool:
+        """Whether a last batch of one row is folded into the batch before it."""
+        n, b = len(self.dataset), self.batch_size
+        return self.merge_single and not self.drop_last and n > b and n % b == 1
 
     def __len__(self) -> int:
         n, b = len(self.dataset), self.batch_size
-        return n // b if self.drop_last else -(-n // b)
+        if self.drop_last:
+            return n // b
+        return -(-n // b) - (1 if self.merges_last else 0)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, ...]]:
         arrays = self.dataset.arrays
@@ -127,19 +144,25 @@ class DataLoader:
         stop_at = (n // b) * b if self.drop_last else n
         # Draw the permutation now, not on the first next(), so epochs follow iter() calls.
         order = self._rng.permutation(n) if self.shuffle else None
-        return self._batches(arrays, order, stop_at)
+        return self._batches(arrays, order, stop_at, self.merges_last)
 
     def _batches(
-        self, arrays: tuple[np.ndarray, ...], order: np.ndarray | None, stop_at: int
+        self,
+        arrays: tuple[np.ndarray, ...],
+        order: np.ndarray | None,
+        stop_at: int,
+        merge: bool,
     ) -> Iterator[tuple[np.ndarray, ...]]:
-        """Generate the batches of one epoch."""
+        """Generate the batches of one epoch (``merge``: the last row joins the last batch)."""
         b = self.batch_size
         buffers = None
         if not self.copy:
-            size = min(b, stop_at)
+            size = min(b + merge, stop_at)
             buffers = [np.empty((size, *a.shape[1:]), dtype=a.dtype) for a in arrays]
-        for start in range(0, stop_at, b):
+        for start in range(0, stop_at - merge, b):
             end = min(start + b, stop_at)
+            if merge and end == stop_at - 1:
+                end = stop_at
             if buffers is None:
                 if order is None:
                     yield tuple(a[start:end].copy() for a in arrays)

@@ -1,187 +1,42 @@
-"""Shared machinery of the scikit-learn estimators: hyperparameter checks, network, epoch loop."""
+"""Shared machinery of the scikit-learn estimators: hyperparameters, network, epoch loop."""
 
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from chainrule import optim, regularizers
+from chainrule.autodiff.denormals import flush_denormals
 from chainrule.autodiff.mode import no_grad
 from chainrule.autodiff.tensor import Tensor
 from chainrule.data import train_val_split
-from chainrule.errors import ConfigError, FormatError
-from chainrule.nn import layers as nn_layers
+from chainrule.errors import ConfigError
 from chainrule.nn.mlp import ACTIVATIONS, mlp
 from chainrule.nn.module import Module
-from chainrule.nn.registry import layer_from_spec, layer_to_spec
 from chainrule.optim import OPTIMIZERS
-from chainrule.validation import check_bool, check_int, check_number, is_real
+from chainrule.sklearn.hyperparameters import (
+    LR_SCHEDULES,
+    _check_random_state,
+    _choice,
+    _Config,
+    _generator,
+    _hidden_sizes,
+    _sample_weights,
+)
+from chainrule.sklearn.persistence import Persistence
+from chainrule.training.step import TrainingStep
+from chainrule.validation import check_bool, check_int, check_number
 
 __all__ = ["BaseNeuralNet", "ACTIVATIONS", "OPTIMIZERS", "LR_SCHEDULES"]
 
-LR_SCHEDULES = ("constant", "step", "cosine")
 _FLOATS = (np.float64, np.float32)  # accepted input dtypes; anything else becomes float64
-_MODEL_BLOB = "chainrule.sklearn/model"  # marks a pickled model_ (see __getstate__)
-_META_KEY = "chainrule.sklearn"  # the metadata entry of a model file written by save()
 
 
-# -- hyperparameter checks -------------------------------------------------------------------
-def _choice(owner: str, name: str, value: Any, choices: Any) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ConfigError(f"{owner}: {name} must be one of {sorted(choices)}, got {value!r}")
-    return value
-
-
-def _hidden_sizes(owner: str, value: Any) -> tuple[int, ...]:
-    """``hidden_layer_sizes`` as a tuple of positive ints (an int means one layer)."""
-    sizes = [value] if isinstance(value, numbers.Integral) else value
-    try:
-        items = list(sizes)
-    except TypeError:
-        items = [None]
-    if isinstance(value, (str, bytes)) or not all(
-        isinstance(s, numbers.Integral) and not isinstance(s, (bool, np.bool_)) and int(s) >= 1
-        for s in items
-    ):
-        raise ConfigError(
-            f"{owner}: hidden_layer_sizes must be a positive int or a sequence of positive ints "
-            f"(one per hidden layer, e.g. (100,) or (64, 32)), got {value!r}"
-        )
-    return tuple(int(s) for s in items)
-
-
-def _sample_weights(sample_weight: Any, n: int, allow_all_zero: bool) -> np.ndarray:
-    """Validated non-negative float64 weights of shape (n,); a scalar applies to every sample."""
-    if is_real(sample_weight):
-        sample_weight = np.full(n, float(sample_weight))
-    sw = check_array(sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight")
-    if sw.shape != (n,):
-        raise ValueError(
-            f"sample_weight must have shape ({n},), one weight per sample, got shape {sw.shape}"
-        )
-    if (sw < 0).any():
-        raise ValueError("sample_weight must be non-negative, got negative weights")
-    if not allow_all_zero and not sw.any():
-        raise ValueError("sample_weight must contain at least one non-zero weight; all are zero")
-    return sw
-
-
-@dataclass(frozen=True)
-class _Config:
-    """The validated hyperparameters of one fit."""
-
-    hidden: tuple[int, ...]
-    activation: str
-    dropout: float
-    batch_norm: bool
-    optimizer: str
-    lr: float
-    momentum: float
-    nesterov: bool
-    weight_decay: float
-    l1: float
-    l2: float
-    batch_size: int | None  # None: "auto"
-    max_epochs: int
-    schedule: Any
-    early_stopping: bool
-    validation_fraction: float
-    n_iter_no_change: int
-    tol: float
-    verbose: int
-
-
-def _check_random_state(owner: str, random_state: Any) -> None:
-    """Refuse anything but None, a non-negative int, a RandomState or a Generator."""
-    if random_state is None or isinstance(
-        random_state, (np.random.Generator, np.random.RandomState)
-    ):
-        return
-    if (
-        not isinstance(random_state, numbers.Integral)
-        or isinstance(random_state, bool)
-        or (random_state < 0)
-    ):
-        raise ConfigError(
-            f"{owner}: random_state must be None, a non-negative int, a numpy RandomState or "
-            f"Generator, got {random_state!r}"
-        )
-
-
-def _generator(random_state: Any) -> np.random.Generator:
-    """A NumPy Generator from a checked ``random_state`` (None gives a fresh, unseeded one)."""
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        # Draw a seed from it, so a shared RandomState advances as scikit-learn expects.
-        return np.random.default_rng(int(random_state.randint(np.iinfo(np.int32).max)))
-    return np.random.default_rng(random_state)
-
-
-# -- pickling and model files ----------------------------------------------------------------
-def _model_blob(model: Module) -> dict[str, Any]:
-    """A picklable description of ``model``: layer spec, weights, dropout generators."""
-    return {
-        "format": _MODEL_BLOB,
-        "architecture": layer_to_spec(model),
-        "state": model.state_dict(),
-        "dropout_rngs": [m.rng for m in model.modules() if isinstance(m, nn_layers.Dropout)],
-        "training": model.training,
-    }
-
-
-def _model_from_blob(blob: dict[str, Any]) -> Module:
-    """Rebuild the model ``_model_blob`` described."""
-    model = layer_from_spec(blob["architecture"])
-    dtypes = {a.dtype for a in blob["state"].values() if a.dtype.kind == "f"}
-    if dtypes:
-        model.astype(dtypes.pop())
-    model.load_state_dict(blob["state"])
-    dropouts = [m for m in model.modules() if isinstance(m, nn_layers.Dropout)]
-    for layer, rng in zip(dropouts, blob["dropout_rngs"]):
-        layer.rng = rng
-    return model.train(blob["training"])
-
-
-def _optimizer_from_state(model: Module, state: dict[str, Any]) -> optim.Optimizer:
-    """Rebuild an optimizer over ``model`` from its ``state_dict()``."""
-    cls = getattr(optim, state["type"])
-    hp = {k: tuple(v) if isinstance(v, list) else v for k, v in state["hyperparameters"].items()}
-    hp["lr"] = 1.0  # a placeholder: the saved lr (maybe 0 at the end of a schedule) is loaded
-    optimizer = cls(model.named_parameters(), **hp)
-    optimizer.load_state_dict(state)
-    return optimizer
-
-
-def _array_to_json(values: np.ndarray) -> dict[str, Any]:
-    return {
-        "dtype": values.dtype.str if values.dtype.kind != "O" else "object",
-        "values": values.tolist(),
-    }
-
-
-def _array_from_json(doc: Any, where: str) -> np.ndarray:
-    """The array ``_array_to_json`` wrote, refusing dtypes other than bools, numbers, text."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("values"), list):
-        raise FormatError(f"{where}: expected {{'dtype': ..., 'values': [...]}}, got {doc!r:.80}")
-    try:
-        dtype = np.dtype(object if doc.get("dtype") == "object" else str(doc.get("dtype")))
-    except TypeError:
-        raise FormatError(f"{where}: unknown dtype {doc.get('dtype')!r:.40}") from None
-    if dtype.kind not in "biufUO":
-        raise FormatError(f"{where}: unsupported dtype {dtype}")
-    return np.array(doc["values"], dtype=dtype)
-
-
-class BaseNeuralNet(BaseEstimator):
+class BaseNeuralNet(Persistence):
     """Hyperparameters, training loop, persistence; subclasses define targets, loss, outputs."""
 
     # Fitted attributes, declared for type checking only (set by fit, absent before).
@@ -207,13 +62,6 @@ class BaseNeuralNet(BaseEstimator):
 
     def _extra_checks(self, owner: str) -> None:
         """Validate the subclass's own hyperparameters."""
-
-    def _fitted_extras(self) -> dict[str, Any]:
-        """Subclass fitted attributes for a model file (JSON-safe)."""
-        return {}
-
-    def _restore_extras(self, meta: dict[str, Any], where: str) -> None:
-        """Set the subclass fitted attributes from a model file."""
 
     # -- hyperparameters -------------------------------------------------------------------
     def _config(self) -> _Config:
@@ -255,6 +103,9 @@ class BaseNeuralNet(BaseEstimator):
                 int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
                 0,
             ),
+            clip_grad_norm=None
+            if self.clip_grad_norm is None
+            else check_number(owner, "clip_grad_norm", self.clip_grad_norm, 0.0, low_open=True),
         )
         if cfg.optimizer == "sgd" and cfg.nesterov and cfg.momentum == 0:
             raise ConfigError(
@@ -435,32 +286,39 @@ class BaseNeuralNet(BaseEstimator):
         scale = None
         if sw is not None:
             scale = (sw / sw.mean() if sw.any() else sw).astype(self._dtype)
+        step = TrainingStep(
+            model,
+            self._batch_loss,
+            opt,
+            regularizers=penalties,
+            clip_grad_norm=cfg.clip_grad_norm,
+            skip_nonfinite=True,  # stop before a NaN reaches the weights
+            owner=type(self).__name__,
+        )
         n = X.shape[0]
         data_sum = penalty_sum = 0.0
         model.train()
-        for idx in self._batches(n, cfg):
-            per_sample = self._per_sample_loss(model(Tensor(X[idx])), target[idx])
-            if scale is None:
-                loss = per_sample.mean()
-            else:
-                loss = (per_sample * (scale[idx] / len(idx))).sum()
-            data_sum += float(loss.item()) * len(idx)
-            for penalty in penalties:
-                term = penalty(model)
-                penalty_sum += float(term.item()) * len(idx)
-                loss = loss + term
-            if not math.isfinite(float(loss.item())):
-                model.eval()
-                raise FloatingPointError(
-                    f"{type(self).__name__}: the training loss became {float(loss.item())} in "
-                    f"epoch {self.n_iter_ + 1}; lower learning_rate (now {opt.lr:g}) or "
-                    "standardize X (and y for regression), e.g. with StandardScaler"
-                )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        with flush_denormals(True):
+            for idx in self._batches(n, cfg):
+                weights = None if scale is None else scale[idx] / len(idx)
+                loss, penalty, _ = step(X[idx], (target[idx], weights))
+                data_sum += loss * len(idx)
+                penalty_sum += penalty * len(idx)
+                if not math.isfinite(loss + penalty):
+                    model.eval()
+                    raise FloatingPointError(
+                        f"{type(self).__name__}: the training loss became {loss + penalty} in "
+                        f"epoch {self.n_iter_ + 1}; lower learning_rate (now {opt.lr:g}) or "
+                        "standardize X (and y for regression), e.g. with StandardScaler"
+                    )
         model.eval()
         self._epoch_loss = (data_sum + penalty_sum) / n
+
+    def _batch_loss(self, out: Tensor, batch: tuple[np.ndarray, np.ndarray | None]) -> Tensor:
+        """The batch's loss: the mean per-sample loss, or its sum weighted by ``batch[1]``."""
+        target, weights = batch
+        per_sample = self._per_sample_loss(out, target)
+        return per_sample.mean() if weights is None else (per_sample * weights).sum()
 
     # -- prediction ----------------------------------------------------------------------
     def _outputs(self, X: np.ndarray) -> np.ndarray:
@@ -474,124 +332,3 @@ class BaseNeuralNet(BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=_FLOATS)
         return self._outputs(X)
-
-    # -- pickling (scikit-learn requires it; the network is stored as spec + arrays) -------
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())
-        if isinstance(state.get("model_"), Module):
-            state["model_"] = _model_blob(state["model_"])
-        if isinstance(state.get("_optimizer"), optim.Optimizer):
-            state["_optimizer"] = state["_optimizer"].state_dict()
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        blob = state.get("model_")
-        if isinstance(blob, dict) and blob.get("format") == _MODEL_BLOB:
-            state["model_"] = _model_from_blob(blob)
-            if isinstance(state.get("_optimizer"), dict):
-                state["_optimizer"] = _optimizer_from_state(state["model_"], state["_optimizer"])
-        super().__setstate__(state)
-
-    # -- model files ---------------------------------------------------------------------
-    def _params_for_file(self) -> dict[str, Any]:
-        """``get_params()`` made JSON-safe (schedules as their config, generators as None)."""
-        params = self.get_params(deep=False)
-        schedule = params["lr_schedule"]
-        if isinstance(schedule, optim.Schedule):
-            params["lr_schedule"] = {"schedule": schedule.config()}
-        elif callable(schedule):
-            raise ConfigError(
-                f"{type(self).__name__}.save: lr_schedule={schedule!r} cannot be written to a "
-                "model file; use a name ('step', 'cosine') or a chainrule.optim schedule"
-            )
-        if not isinstance(params["random_state"], (numbers.Integral, type(None))):
-            params["random_state"] = None
-        return params
-
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted estimator as a chainrule model file pair (no pickle).
-
-        The network goes to ``NAME.safetensors`` + ``NAME.json`` through ``chainrule.save``;
-        the hyperparameters and fitted attributes (``classes_``, ``loss_curve_``, ...) are
-        stored in the JSON. The optimizer state is not saved: ``partial_fit`` after ``load``
-        starts a fresh optimizer. Returns the JSON path.
-        """
-        check_is_fitted(self)
-        from chainrule.io import save as save_model
-
-        names = getattr(self, "feature_names_in_", None)
-        meta = {
-            "estimator": type(self).__name__,
-            "n_features_in_": self.n_features_in_,
-            "feature_names_in_": None if names is None else [str(n) for n in names],
-            "n_outputs_": self.n_outputs_,
-            "out_activation_": self.out_activation_,
-            "n_iter_": self.n_iter_,
-            "loss_curve_": list(self.loss_curve_),
-            "best_loss_": self.best_loss_,
-            "validation_scores_": self.validation_scores_,
-            "best_validation_score_": self.best_validation_score_,
-            **self._fitted_extras(),
-        }
-        classes = getattr(self, "classes_", None)
-        class_names = None
-        if classes is not None and getattr(self, "_target_type", "") != "multilabel-indicator":
-            class_names = [str(c) for c in classes]
-        return save_model(
-            self.model_,
-            path,
-            class_names=class_names,
-            hyperparameters=self._params_for_file(),
-            metadata={_META_KEY: meta},
-        )
-
-    @classmethod
-    def load(cls, path: str | Path) -> Any:
-        """Load an estimator written by ``save``; ready to predict (and to ``partial_fit``)."""
-        from chainrule.io import load as load_model
-
-        loaded = load_model(path)
-        where = str(loaded.path)
-        meta = (loaded.metadata or {}).get(_META_KEY)
-        if not isinstance(meta, dict) or meta.get("estimator") != cls.__name__:
-            raise FormatError(
-                f"{where}: not a {cls.__name__} file (written by {cls.__name__}.save); hint: "
-                "open plain chainrule models with chainrule.load(path)"
-            )
-        params = dict(loaded.hyperparameters or {})
-        if isinstance(params.get("hidden_layer_sizes"), list):
-            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-        schedule = params.get("lr_schedule")
-        if isinstance(schedule, dict):
-            params["lr_schedule"] = optim.schedule_from_config(schedule.get("schedule", {}))
-        try:
-            est = cls(**params)
-        except TypeError as err:
-            raise FormatError(
-                f"{where}: hyperparameters do not fit {cls.__name__}: {err}"
-            ) from None
-        try:
-            est._restore_fitted(loaded, meta, where)
-        except (KeyError, TypeError, ValueError) as err:
-            raise FormatError(f"{where}: corrupt {cls.__name__} metadata ({err!r})") from None
-        return est
-
-    def _restore_fitted(self, loaded: Any, meta: dict[str, Any], where: str) -> None:
-        """Set the fitted attributes from a loaded model file and its metadata."""
-        self.model_ = loaded.model.eval()
-        self._dtype = np.dtype(loaded.dtype)
-        self.n_features_in_ = int(meta["n_features_in_"])
-        if meta.get("feature_names_in_") is not None:
-            self.feature_names_in_ = np.array(meta["feature_names_in_"], dtype=object)
-        self.n_outputs_ = int(meta["n_outputs_"])
-        self.out_activation_ = str(meta["out_activation_"])
-        self.n_iter_ = int(meta["n_iter_"])
-        self.loss_curve_ = [float(v) for v in meta["loss_curve_"]]
-        self.best_loss_ = float(meta["best_loss_"])
-        scores = meta.get("validation_scores_")
-        self.validation_scores_ = None if scores is None else [float(v) for v in scores]
-        best = meta.get("best_validation_score_")
-        self.best_validation_score_ = None if best is None else float(best)
-        self._no_improvement_count = 0
-        self._restore_extras(meta, where)

@@ -13,7 +13,8 @@ from sklearn.utils.validation import column_or_1d
 from chainrule.autodiff import functions as F
 from chainrule.autodiff.tensor import Tensor
 from chainrule.losses import binary_cross_entropy_with_logits
-from chainrule.sklearn.base import BaseNeuralNet, _array_from_json, _array_to_json
+from chainrule.sklearn.base import BaseNeuralNet
+from chainrule.sklearn.persistence import _array_from_json, _array_to_json
 
 __all__ = ["NeuralNetClassifier"]
 
@@ -88,6 +89,10 @@ default="relu"
         repeated samples. Early stopping scores the validation part with its weights.
     verbose : int, default=0
         Print the loss after every epoch.
+    clip_grad_norm : float, default=None
+        Rescale the gradients of each step to a global norm of at most this (None: no
+        clipping), as ``Trainer(clip_grad_norm=...)`` does. Training runs with denormal
+        floats flushed to zero, as the ``Trainer`` does (the previous mode is restored).
 
     Attributes
     ----------
@@ -155,6 +160,7 @@ default="relu"
         tol: float = 1e-4,
         random_state: Any = None,
         verbose: int = 0,
+        clip_grad_norm: float | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -176,6 +182,7 @@ default="relu"
         self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
+        self.clip_grad_norm = clip_grad_norm
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

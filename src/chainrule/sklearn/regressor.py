@@ -30,7 +30,7 @@ class NeuralNetRegressor(RegressorMixin, BaseNeuralNet):
     ----------
     hidden_layer_sizes, activation, dropout, batch_norm, optimizer, learning_rate, momentum, \
 nesterov, weight_decay, l1, l2, batch_size, max_epochs, lr_schedule, early_stopping, \
-validation_fraction, n_iter_no_change, tol, random_state, verbose :
+validation_fraction, n_iter_no_change, tol, random_state, verbose, clip_grad_norm :
         As in ``NeuralNetClassifier`` (early stopping monitors the validation R^2 and uses a
         plain random split).
     loss : {"squared_error", "absolute_error", "huber"}, default="squared_error"
@@ -92,6 +92,7 @@ n_features_in_, feature_names_in_ :
         tol: float = 1e-4,
         random_state: Any = None,
         verbose: int = 0,
+        clip_grad_norm: float | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -115,6 +116,7 @@ n_features_in_, feature_names_in_ :
         self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
+        self.clip_grad_norm = clip_grad_norm
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -10,9 +10,11 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.tensor import Tensor
-from chainrule.errors import ConfigError, ShapeError
+from chainrule.errors import ConfigError
 from chainrule.nn.module import Module
-from chainrule.training.trainer import _check_int, _float_dtype, _modes, _restore_modes, check_xy
+from chainrule.training.inputs import check_count, check_xy, float_dtype
+from chainrule.training.modes import module_modes, restore_modes
+from chainrule.training.step import TrainingStep
 
 __all__ = ["LRFinderResult", "lr_find"]
 
@@ -169,7 +171,7 @@ def lr_find(
         raise ConfigError(f"lr_find: end_lr ({end_lr}) must be larger than start_lr ({start_lr})")
     if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 2:
         raise ConfigError(f"lr_find: num_steps must be an integer >= 2, got {num_steps!r}")
-    _check_int("batch_size", batch_size)
+    check_count("batch_size", batch_size)
     if isinstance(smooth, bool) or not isinstance(smooth, (int, float)) or not 0 <= smooth < 1:
         raise ConfigError(f"lr_find: smooth must be in [0, 1), got {smooth!r}")
     factor = _positive("diverge_factor", diverge_factor)
@@ -179,7 +181,7 @@ def lr_find(
         raise ConfigError(
             f"lr_find: model must be a chainrule.nn.Module, got {type(model).__name__}"
         )
-    x, y = check_xy(x, y, _float_dtype(model))
+    x, y = check_xy(x, y, float_dtype(model))
     opt, owned = _optimizer(optimizer, model)
 
     from chainrule.data import DataLoader
@@ -187,12 +189,13 @@ def lr_find(
     saved_weights = model.state_dict()
     saved_lr = opt.lr
     saved_state = opt.state_dict() if owned and hasattr(opt, "state_dict") else None
-    modes = _modes(model)
+    modes = module_modes(model)
     growth = (end / start) ** (1.0 / (num_steps - 1))
     lrs: list[float] = []
     losses: list[float] = []
     raws: list[float] = []
     diverged = False
+    step_once = TrainingStep(model, loss, opt, skip_nonfinite=True, owner="lr_find")
     try:
         model.train()
         loader = DataLoader((x, y), batch_size=batch_size, shuffle=True, seed=seed)
@@ -201,16 +204,11 @@ def lr_find(
             for xb, yb in loader:
                 lr = start * growth**step
                 opt.lr = lr
-                value = loss(model(Tensor(xb)), yb)
-                if not isinstance(value, Tensor) or value.data.size != 1:
-                    raise ShapeError("lr_find: the loss must return a scalar Tensor")
-                raw = float(value.item())
-                if not math.isfinite(raw):  # before backward: no NaN steps, no NaN warnings
+                # skip_nonfinite: a NaN loss stops before backward (no NaN steps or warnings)
+                raw = step_once(xb, yb)[0]
+                if not math.isfinite(raw):
                     diverged = True
                     break
-                opt.zero_grad()
-                value.backward()
-                opt.step()
                 avg = smooth * avg + (1 - smooth) * raw
                 smoothed = avg / (1 - smooth ** (step + 1))
                 lrs.append(lr)
@@ -229,7 +227,7 @@ def lr_find(
         if saved_state is not None:
             opt.load_state_dict(saved_state)
         opt.lr = saved_lr
-        _restore_modes(modes)
+        restore_modes(modes)
     if not losses:
         raise ConfigError(
             f"lr_find: the loss was not finite even at start_lr={start:g}; check the data and "

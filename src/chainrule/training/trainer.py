@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -14,28 +12,36 @@ from chainrule.autodiff.denormals import flush_denormals
 from chainrule.autodiff.mode import no_grad
 from chainrule.autodiff.tensor import Tensor
 from chainrule.callbacks.base import Callback, CallbackList
-from chainrule.errors import ConfigError, DtypeError, ShapeError
+from chainrule.errors import ConfigError
 from chainrule.nn.module import Module
-from chainrule.training.diagnostics import GradientHealth, GradientHealthWarning
+from chainrule.training.diagnostics import GradientHealth
+from chainrule.training.guard import check_divergence_factor
 from chainrule.training.history import History
+from chainrule.training.inputs import (
+    check_count,
+    check_initial_epoch,
+    check_x,
+    check_xy,
+    fit_data,
+    float_dtype,
+    is_labels,
+)
+from chainrule.training.loop import EVAL_BATCH_SIZE, fit_loop
+from chainrule.training.metric_specs import Metric, resolve_metrics
+from chainrule.training.modes import module_modes, restore_modes
+from chainrule.training.step import GradientReducer, TrainingStep, _check_clip
 
-__all__ = ["Trainer"]
-
-#: Rows per batch when predicting or evaluating (no graph, so memory is only the activations):
-#: 10,000 Fashion-MNIST images through 784-256-10 take 33 ms in batches of 2048 against 44 ms
-#: in batches of 256, measured here, while a batch's activations stay a few MiB.
-EVAL_BATCH_SIZE = 2048
-
-Metric = Callable[[np.ndarray, np.ndarray], float]
+__all__ = ["Trainer", "EVAL_BATCH_SIZE"]
 
 
 class Trainer:
     """Train a model with mini-batch gradient descent, evaluate it and predict with it.
 
-    One training step is the plain loop a PyTorch user writes by hand::
+    One training step (``training.step.TrainingStep``) is the plain loop a PyTorch user writes
+    by hand::
 
         model.train(); out = model(xb); loss = loss_fn(out, yb) + sum(penalties)
-        optimizer.zero_grad(); loss.backward(); [clip]; optimizer.step(); [constraints]
+        optimizer.zero_grad(); loss.backward(); [reduce]; [clip]; optimizer.step(); [constraints]
 
     The loop never prints: attach ``callbacks.ProgressBar()`` to watch it.
 
@@ -52,6 +58,9 @@ class Trainer:
         ``chainrule.metrics`` (``"accuracy"``, ``"top_k_accuracy"``, ``"log_loss"``); these are
         classification metrics, so they are left out when the targets are not 1-D integer class
         labels (e.g. regression), which lets the default ``("accuracy",)`` stay harmless.
+        ``scores`` are the model's raw outputs: ``"log_loss"`` applies a softmax to them first
+        (``metric_specs.log_loss_of_scores``; outputs that are already probabilities are used
+        as they are).
     callbacks : sequence of Callback
     regularizers : sequence of callable
         ``penalty(model) -> scalar Tensor`` added to the loss (e.g. ``regularizers.L2(1e-4)``);
@@ -67,6 +76,14 @@ class Trainer:
         Train with denormal floats flushed to zero (see ``chainrule.flush_denormals``):
         otherwise decaying momentum buffers slow every optimizer step on x86 CPUs. ``fit``
         restores the previous mode when it returns; a no-op where the platform lacks it.
+    gradient_reducer : callable, optional
+        ``reducer(params)`` called between backward and clipping in every step (the reduce
+        stage of ``training.step.TrainingStep``); data-parallel training averages the
+        gradients across processes there. None (one process) does nothing.
+    divergence_factor : float or None
+        Stop when the running mean of the batch loss (smoothed over about 50 batches, judged
+        after min(200, 3 epochs of) batches) exceeds this multiple of the first batch's loss:
+        a loss growing by orders of magnitude is a run going nowhere. None: never.
 
     Notes
     -----
@@ -79,10 +96,28 @@ class Trainer:
     ``history.warnings``; they are raised as ``GradientHealthWarning`` through ``warnings.warn``
     only when no attached callback shows them (a ``ProgressBar`` prints them instead).
 
-    Ctrl-C (``KeyboardInterrupt``) during ``fit`` ends training cleanly: the partial epoch is
-    dropped, every callback's ``on_train_end`` still runs (so ``EarlyStopping`` restores the
-    best weights and ``ProgressBar`` says training was interrupted) and ``fit`` returns the
-    history with ``history.interrupted = True``. Check that flag if you need to know.
+    The weights at the end of every complete epoch are kept aside (a copy of the model and
+    the optimizer state), and the run falls back on them when it cannot go on:
+
+    - Ctrl-C (``KeyboardInterrupt``) during ``fit`` ends training cleanly: the partial epoch
+      is dropped, the weights of the last complete epoch come back (or the initial ones),
+      every callback's ``on_train_end`` still runs (so ``EarlyStopping`` restores the best
+      weights instead and ``ProgressBar`` says training was interrupted) and ``fit`` returns
+      the history with ``history.interrupted = True``; ``history.stop_reason`` says which
+      weights were kept.
+    - An epoch whose loss is NaN or infinite ends the run with the weights of the last good
+      epoch (``TerminateOnNaN`` does the same as soon as a batch goes bad); so does a loss
+      that diverges (see ``divergence_factor``), with the weights of the epoch with the
+      lowest loss. The failed epoch stays in the history (its figures non-finite) but
+      ``on_epoch_end`` is not called for it, so checkpoints describe the last good epoch.
+
+    ``history.ended_by`` says how the run ended, ``history.kept_epoch`` which epoch's weights
+    the model holds (also after early stopping with ``restore_best_weights``) and
+    ``trainer.final_logs`` that epoch's figures: report those as the model's, not the last
+    epoch's.
+
+    A last batch of one sample is merged into the batch before it while training (batch norm
+    cannot normalise a single sample); ``history.params["last_batch_merged"]`` is then True.
 
     Examples
     --------
@@ -109,6 +144,8 @@ class Trainer:
         clip_grad_norm: float | None = None,
         diagnostics: bool | GradientHealth = True,
         flush_denormals: bool = True,
+        gradient_reducer: GradientReducer | None = None,
+        divergence_factor: float | None = 1e3,
     ) -> None:
         if not isinstance(model, Module):
             raise ConfigError(
@@ -128,20 +165,12 @@ class Trainer:
         self.model = model
         self.loss = loss
         self.optimizer = optimizer
-        self.metrics = _resolve_metrics(metrics)
+        self.metrics = resolve_metrics(metrics)
         self.callbacks = CallbackList(callbacks)
         self.regularizers = _callables(regularizers, "regularizers", "penalty(model)")
         self.constraints = _callables(constraints, "constraints", "constraint(model)")
-        if clip_grad_norm is not None and not (
-            isinstance(clip_grad_norm, (int, float))
-            and not isinstance(clip_grad_norm, bool)
-            and math.isfinite(clip_grad_norm)
-            and clip_grad_norm > 0
-        ):
-            raise ConfigError(
-                f"Trainer: clip_grad_norm must be a positive number or None, got {clip_grad_norm!r}"
-            )
-        self.clip_grad_norm = clip_grad_norm
+        self.clip_grad_norm = _check_clip("Trainer", clip_grad_norm)
+        self.gradient_reducer = gradient_reducer
         if isinstance(diagnostics, GradientHealth):
             self.health: GradientHealth | None = diagnostics
         elif isinstance(diagnostics, bool):
@@ -160,11 +189,29 @@ class Trainer:
         self.stop_training = False
         self.stop_reason: str | None = None
         self.epoch = 0
+        self.divergence_factor = check_divergence_factor("Trainer", divergence_factor)
+        self.kept_epoch: int | None = None
+        self.kept = "the start of training"
+        #: The step ``fit`` trains with, rebuilt at each ``fit`` from the settings above.
+        self.training_step = self._training_step()
 
     def request_stop(self, reason: str) -> None:
         """Ask the loop to stop after the current batch and say why (for callbacks)."""
         self.stop_training = True
         self.stop_reason = reason
+
+    def weights_restored(self, epoch: int | None, where: str) -> None:
+        """Note that the model now holds other weights (for callbacks that restore some).
+
+        ``epoch`` is the (0-based) epoch at whose end they were taken, None when they are not
+        those of an epoch's end; ``where`` says it in words ("the best epoch (3)").
+        """
+        self.kept_epoch, self.kept = epoch, where
+
+    @property
+    def final_logs(self) -> dict[str, float]:
+        """The figures of the epoch whose weights the model holds (see ``History.final_logs``)."""
+        return self.history.final_logs()
 
     # -- fit ---------------------------------------------------------------------------------------
     def fit(
@@ -186,7 +233,8 @@ class Trainer:
         x, y : array_like
             Inputs and targets with the same first dimension (samples).
         epochs, batch_size : int
-            At least 1. The last batch of an epoch may be smaller.
+            At least 1. The last batch of an epoch may be smaller; a last batch of one
+            sample is merged into the one before (``history.params["last_batch_merged"]``).
         validation_data : (x_val, y_val), optional
             Evaluated after every epoch, giving ``"val_loss"`` and ``"val_"`` + metric.
         validation_split : float
@@ -199,216 +247,38 @@ class Trainer:
             Resume at this (0-based) epoch: epochs ``initial_epoch .. epochs - 1`` run, so
             schedules and the history see the absolute epoch numbers (as in Keras).
         """
-        _check_int("epochs", epochs)
-        _check_int("batch_size", batch_size)
-        if (
-            isinstance(initial_epoch, bool)
-            or not isinstance(initial_epoch, int)
-            or not (0 <= initial_epoch < epochs)
-        ):
-            raise ConfigError(
-                f"fit: initial_epoch must be an int in [0, epochs={epochs}), got {initial_epoch!r}"
-            )
-        if isinstance(validation_split, bool) or not (
-            isinstance(validation_split, (int, float)) and 0.0 <= validation_split < 1.0
-        ):
-            raise ConfigError(
-                f"fit: validation_split must be a fraction in [0, 1), got {validation_split!r}; "
-                "hint: 0.1 holds out a tenth of the data"
-            )
-        dtype = _float_dtype(self.model)
-        x, y = check_xy(x, y, dtype)
-        val: tuple[np.ndarray, np.ndarray] | None = None
-        if validation_data is not None:
-            if validation_split:
-                raise ConfigError("fit: give validation_data or validation_split, not both")
-            if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-                raise ConfigError(
-                    "fit: validation_data must be a pair (x_val, y_val), got "
-                    f"{type(validation_data).__name__}"
-                )
-            val = check_xy(validation_data[0], validation_data[1], dtype, "x_val", "y_val")
-        elif validation_split:
-            from chainrule.data import train_val_split
-
-            stratify = y if _is_labels(y) else None
-            (x, y), (x_val, y_val) = train_val_split(
-                x, y, val_fraction=validation_split, stratify=stratify, seed=seed
-            )
-            val = (x_val, y_val)
+        check_count("epochs", epochs)
+        check_count("batch_size", batch_size)
+        check_initial_epoch(initial_epoch, epochs)
+        x, y, val = fit_data(x, y, float_dtype(self.model), validation_data, validation_split, seed)
         from chainrule.data import DataLoader
 
-        loader = DataLoader((x, y), batch_size=batch_size, shuffle=shuffle, seed=seed)
+        loader = DataLoader(
+            (x, y), batch_size=batch_size, shuffle=shuffle, seed=seed, merge_single=True
+        )
         with flush_denormals(self.flush_denormals):
-            return self._fit(
-                loader, int(epochs), int(batch_size), len(x), val, _is_labels(y), initial_epoch
+            return fit_loop(
+                self, loader, int(epochs), int(batch_size), len(x), val, is_labels(y), initial_epoch
             )
-
-    def _fit(
-        self,
-        loader: Any,
-        epochs: int,
-        batch_size: int,
-        n: int,
-        val: tuple[Any, Any] | None,
-        labels: bool,
-        initial_epoch: int = 0,
-    ) -> History:
-        """The epoch loop, with the Ctrl-C handling."""
-        self.history = history = History()
-        self.stop_training, self.stop_reason = False, None
-        steps = len(loader)
-        self.params = {"epochs": epochs, "batch_size": batch_size, "steps": steps, "samples": n}
-        history.params = dict(self.params)
-        if self.health is not None:
-            self.health.attach(self.model)
-        # The measured batch is the last full-size one (a ragged last batch would look dead).
-        diag_batch = max(n // batch_size, 1) - 1
-        modes = _modes(self.model)
-        # Named metrics are classification metrics: left out for other targets.
-        active = [not named or labels for _, _, named in self.metrics]
-        logs: dict[str, Any] = {}
-        epoch = initial_epoch
-        try:
-            try:
-                self.callbacks.on_train_begin(self, {})
-                for epoch in range(initial_epoch, epochs):
-                    self.epoch = epoch
-                    self.callbacks.on_epoch_begin(self, epoch, {})
-                    if self.stop_training:  # asked for before this epoch started
-                        break
-                    logs = self._run_epoch(loader, epoch, diag_batch, val, active)
-                    self.callbacks.on_epoch_end(self, epoch, logs)
-                    if self.stop_training:
-                        break
-            except KeyboardInterrupt:
-                # Not swallowed silently: recorded, callbacks finish (weights restored,
-                # progress bar says so) and the caller sees history.interrupted.
-                history.interrupted = True
-                history.stop_reason = (
-                    f"interrupted (KeyboardInterrupt) during epoch {epoch + 1}; "
-                    f"{len(history)} complete epoch(s) recorded"
-                )
-            if self.stop_training and not history.interrupted:
-                history.stopped_early = True
-                history.stop_reason = self.stop_reason or "a callback set trainer.stop_training"
-            self.callbacks.on_train_end(self, logs)
-        finally:
-            _restore_modes(modes)
-        return history
-
-    def _run_epoch(
-        self,
-        loader: Any,
-        epoch: int,
-        diag_batch: int,
-        val: tuple[Any, Any] | None,
-        active: list[bool],
-    ) -> dict[str, Any]:
-        """Train one epoch, validate, record the history; return the epoch's logs."""
-        start = time.perf_counter()
-        health = self.health
-        if health is not None:
-            health.start_epoch()
-        lr = float(self.optimizer.lr)
-        metrics = self.metrics
-        total = penalty_total = 0.0
-        seen = 0
-        sums = [0.0] * len(metrics)
-        batch_logs: dict[str, Any] = {"loss": 0.0, "size": 0}
-        batch_callbacks = self.callbacks.batch_callbacks
-        self.model.train()  # once per epoch (and after batch callbacks), not per step
-        for index, (xb, yb) in enumerate(loader):
-            size = len(xb)
-            loss, penalty, out = self._step(xb, yb, health if index == diag_batch else None)
-            seen += size
-            total += loss * size
-            penalty_total += penalty * size
-            finite = math.isfinite(loss)
-            for k, (_, fn, _named) in enumerate(metrics):
-                if active[k]:
-                    sums[k] += (float(fn(yb, out)) if finite else math.nan) * size
-            if batch_callbacks:
-                batch_logs["loss"] = loss
-                batch_logs["size"] = size
-                if self.regularizers:
-                    batch_logs["penalty"] = penalty
-                for cb in batch_callbacks:
-                    cb.on_batch_end(self, index, batch_logs)
-                self.model.train()  # a batch callback may have switched a module to eval
-            if self.stop_training:
-                break
-        seen = max(seen, 1)
-        logs: dict[str, Any] = {"loss": total / seen}
-        for k, (name, _, _) in enumerate(metrics):
-            if active[k]:
-                logs[name] = sums[k] / seen
-        if self.regularizers:
-            logs["penalty"] = penalty_total / seen
-        if val is not None:
-            for key, value in self._evaluate_arrays(
-                val[0], val[1], max(loader.batch_size, EVAL_BATCH_SIZE)
-            ).items():
-                logs["val_" + key] = value
-        logs["lr"] = lr
-        logs["seconds"] = time.perf_counter() - start
-        self.history.record(epoch, logs)
-        logs["warnings"] = self._health_report(epoch) if health is not None else []
-        return logs
 
     def _step(
         self, xb: np.ndarray, yb: np.ndarray, health: GradientHealth | None
     ) -> tuple[float, float, Any]:
         """One optimizer step; returns the batch loss, the penalty and the output array."""
-        model = self.model
-        if health is None:
-            out = model(Tensor(xb))
-        else:
-            with health.observe():
-                out = model(Tensor(xb))
-        loss = self.loss(out, yb)
-        if not isinstance(loss, Tensor) or loss.data.size != 1:
-            raise ShapeError(
-                "Trainer: the loss must return a scalar Tensor, got "
-                f"{type(loss).__name__} of shape {getattr(loss, 'shape', ())}; "
-                "hint: use a loss with reduction='mean'"
-            )
-        objective = loss
-        penalty = 0.0
-        if self.regularizers:
-            total = self.regularizers[0](model)
-            for regularizer in self.regularizers[1:]:
-                total = total + regularizer(model)
-            objective = loss + total
-            penalty = float(total.item())
-        self.optimizer.zero_grad()
-        objective.backward()
-        if health is not None:
-            health.after_backward()
-        if self.clip_grad_norm is not None:
-            from chainrule.regularizers import clip_grad_norm_
+        return self.training_step(xb, yb, health)
 
-            clip_grad_norm_(self.optimizer.params, self.clip_grad_norm)
-        if health is not None:
-            health.before_step()
-        self.optimizer.step()
-        if health is not None:
-            health.after_step()
-        for constraint in self.constraints:
-            constraint(model)
-        return float(loss.item()), penalty, out.data
-
-    def _health_report(self, epoch: int) -> list[str]:
-        """Record the epoch's gradient-health figures and deliver new warnings."""
-        health = self.health
-        assert health is not None  # only called with diagnostics on
-        self.history.record_diagnostics(health.figures())
-        messages = health.check()
-        self.history.warnings.extend(f"epoch {epoch + 1}: {m}" for m in messages)
-        if health.warn and not self.callbacks.shows_warnings:
-            for message in messages:
-                warnings.warn(message, GradientHealthWarning, stacklevel=5)
-        return messages
+    def _training_step(self) -> TrainingStep:
+        """The step of this fit, from the trainer's current settings."""
+        return TrainingStep(
+            self.model,
+            self.loss,
+            self.optimizer,
+            regularizers=self.regularizers,
+            constraints=self.constraints,
+            clip_grad_norm=self.clip_grad_norm,
+            gradient_reducer=self.gradient_reducer,
+            owner="Trainer",
+        )
 
     # -- evaluate and predict ----------------------------------------------------------------------
     def evaluate(self, x: Any, y: Any, batch_size: int = EVAL_BATCH_SIZE) -> dict[str, float]:
@@ -419,15 +289,15 @@ class Trainer:
         >>> trainer.evaluate(x_test, y_test)  # doctest: +SKIP
         {'loss': 0.12, 'accuracy': 0.97}
         """
-        _check_int("batch_size", batch_size)
-        x, y = check_xy(x, y, _float_dtype(self.model))
+        check_count("batch_size", batch_size)
+        x, y = check_xy(x, y, float_dtype(self.model))
         return self._evaluate_arrays(x, y, int(batch_size))
 
     def _evaluate_arrays(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, float]:
         out = self._predict_arrays(x, batch_size)
         with no_grad():
             results = {"loss": float(self.loss(Tensor(out), y).item())}
-        labels = _is_labels(y)
+        labels = is_labels(y)
         finite = bool(np.isfinite(out).all())
         for name, fn, named in self.metrics:
             if named is False or labels:
@@ -442,11 +312,11 @@ class Trainer:
         Batches of ``EVAL_BATCH_SIZE`` (2048) rows keep the matrix products efficient while the
         activations of a batch stay a few MiB.
         """
-        _check_int("batch_size", batch_size)
-        return self._predict_arrays(check_x(x, _float_dtype(self.model)), int(batch_size))
+        check_count("batch_size", batch_size)
+        return self._predict_arrays(check_x(x, float_dtype(self.model)), int(batch_size))
 
     def _predict_arrays(self, x: np.ndarray, batch_size: int) -> np.ndarray:
-        modes = _modes(self.model)
+        modes = module_modes(self.model)
         self.model.eval()
         try:
             with no_grad():
@@ -455,7 +325,7 @@ class Trainer:
                     for i in range(0, len(x), batch_size)
                 ]
         finally:
-            _restore_modes(modes)
+            restore_modes(modes)
         return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
     def __repr__(self) -> str:
@@ -467,13 +337,6 @@ class Trainer:
         )
 
 
-# -- helpers ---------------------------------------------------------------------------------------
-def _check_int(name: str, value: Any) -> None:
-    """A count like epochs or batch_size must be an int >= 1."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
-
-
 def _callables(items: Iterable[Any], what: str, form: str) -> list[Callable[..., Any]]:
     found = list(items)
     for position, item in enumerate(found):
@@ -482,125 +345,3 @@ def _callables(items: Iterable[Any], what: str, form: str) -> list[Callable[...,
                 f"Trainer: {what}[{position}] must be callable as {form}, got {item!r}"
             )
     return found
-
-
-def _resolve_metrics(metrics: Any) -> list[tuple[str, Metric, bool]]:
-    """(name, function, looked up by name) for each metric; names must be unique."""
-    if isinstance(metrics, str) or callable(metrics):
-        metrics = [metrics]
-    resolved: list[tuple[str, Metric, bool]] = []
-    for item in metrics:
-        if isinstance(item, str):
-            from chainrule import metrics as library
-
-            key = {"acc": "accuracy"}.get(item, item)
-            fn = getattr(library, key, None) if key in library.__all__ else None
-            if fn is None or not callable(fn) or key in ("confusion_matrix", "ClassScores"):
-                raise ConfigError(
-                    f"Trainer: unknown metric {item!r}; known names are 'accuracy', "
-                    "'top_k_accuracy' and 'log_loss', or pass a function (y_true, scores) -> float"
-                )
-            resolved.append((item, fn, True))
-        elif (
-            isinstance(item, tuple)
-            and len(item) == 2
-            and isinstance(item[0], str)
-            and callable(item[1])
-        ):
-            resolved.append((item[0], item[1], False))
-        elif callable(item):
-            resolved.append((getattr(item, "__name__", type(item).__name__), item, False))
-        else:
-            raise ConfigError(
-                f"Trainer: a metric must be a name, a function (y_true, scores) -> float or a "
-                f"(name, function) pair, got {item!r}"
-            )
-    names = [name for name, _, _ in resolved]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ConfigError(f"Trainer: metric names must be unique, {duplicates} appear twice")
-    reserved = {"loss", "lr", "seconds", "penalty", "warnings"} & set(names)
-    if reserved:
-        raise ConfigError(f"Trainer: metric names {sorted(reserved)} are reserved for the loop")
-    return resolved
-
-
-def _is_labels(y: np.ndarray) -> bool:
-    """Whether targets are 1-D integer class labels (what the named metrics expect)."""
-    return y.ndim == 1 and y.dtype.kind in "iu"
-
-
-def _float_dtype(model: Module) -> Any:
-    """The dtype of the model's floating parameters (inputs are converted to it once)."""
-    for p in model.parameters():
-        if p.data.dtype.kind == "f":
-            return p.data.dtype
-    return np.dtype(np.float32)
-
-
-def _modes(model: Module) -> list[tuple[Module, bool]]:
-    return [(m, m.training) for m in model.modules()]
-
-
-def _restore_modes(modes: list[tuple[Module, bool]]) -> None:
-    for module, mode in modes:
-        object.__setattr__(module, "training", mode)
-
-
-def _array(data: Any, name: str) -> np.ndarray:
-    """``data`` as an ndarray with a sample axis and numeric values."""
-    array = data.data if isinstance(data, Tensor) else np.asarray(data)
-    if array.dtype.kind not in "biuf":  # objects, strings, bytes, dates, complex
-        raise DtypeError(
-            f"{name} must hold numbers, got dtype {array.dtype}; hint: convert strings or "
-            "categories to numbers first (class indices: np.unique(y, return_inverse=True)[1])"
-        )
-    if array.ndim == 0:
-        raise ShapeError(f"{name} must have a first axis of samples, got a scalar")
-    if array.shape[0] == 0:
-        raise ShapeError(f"{name} is empty: expected at least one sample, got shape {array.shape}")
-    return array
-
-
-def _check_finite(array: np.ndarray, name: str) -> None:
-    """Refuse NaN and infinity, saying how many there are and where."""
-    if array.dtype.kind != "f":
-        return
-    # min and max propagate NaN and show +-inf without allocating a mask the size of the data.
-    if np.isfinite(array.min()) and np.isfinite(array.max()):
-        return
-    bad = ~np.isfinite(array)
-    count = int(bad.sum())
-    nans = int(np.isnan(array).sum())
-    rows = np.unique(np.nonzero(bad.reshape(len(array), -1))[0])
-    shown = ", ".join(str(int(r)) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
-    first = tuple(int(i) for i in np.argwhere(bad)[0])
-    raise ConfigError(
-        f"{name} contains {count} non-finite value(s) ({nans} NaN, {count - nans} inf) in "
-        f"{len(rows)} sample(s): rows {shown}; the first is at index {first}. "
-        "hint: drop or impute those samples (e.g. np.nan_to_num) before training"
-    )
-
-
-def check_x(x: Any, dtype: Any, name: str = "x") -> np.ndarray:
-    """Validate inputs and convert them (once) to the model's float dtype."""
-    array = _array(x, name)
-    _check_finite(array, name)
-    return array if array.dtype == dtype else array.astype(dtype)
-
-
-def check_xy(
-    x: Any, y: Any, dtype: Any, x_name: str = "x", y_name: str = "y"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Validate inputs and targets; float targets take the model's dtype, labels stay integers."""
-    xs = check_x(x, dtype, x_name)
-    ys = _array(y, y_name)
-    if len(xs) != len(ys):
-        raise ShapeError(
-            f"{x_name} and {y_name} must have the same number of samples, got {len(xs)} and "
-            f"{len(ys)} (shapes {xs.shape} and {ys.shape})"
-        )
-    _check_finite(ys, y_name)
-    if ys.dtype.kind == "f" and ys.dtype != dtype or ys.dtype.kind == "b":
-        ys = ys.astype(dtype)
-    return xs, ys
