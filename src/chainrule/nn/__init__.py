@@ -20,6 +20,8 @@ from chainrule.nn.layers import (
     LeakyReLU,
     Linear,
     LogSoftmax,
+    ModuleDict,
+    ModuleList,
     ReLU,
     Sequential,
     Sigmoid,
@@ -49,7 +51,8 @@ _LOSSES = (
 
 __all__ = [
     "functional", "init", "registry", "Module", "Parameter", "Buffer",
-    "Linear", "Sequential", "Flatten", "Identity", "Dropout", "BatchNorm1d",
+    "Linear", "Sequential", "ModuleList", "ModuleDict", "Flatten", "Identity", "Dropout",
+    "BatchNorm1d",
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "GELU", "Softmax", "LogSoftmax",
     "LAYERS", "register_layer", "layer_to_spec", "layer_from_spec", "mlp",
     *_LOSSES,
