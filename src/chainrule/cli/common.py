@@ -176,8 +176,10 @@ def load_dataset(
         (x_train, y_train), (x_test, y_test) = data.train_val_split(
             x, y, val_fraction=0.2, stratify=y, seed=seed
         )
-        source = {"kind": "csv", "path": str(Path(csv).resolve())}
-        return Dataset(Path(csv).name, x_train, y_train, x_test, y_test, None, names, source, None)
+        recorded = {"kind": "csv", "path": str(Path(csv).resolve())}
+        return Dataset(
+            Path(csv).name, x_train, y_train, x_test, y_test, None, names, recorded, None
+        )
     if data_dir is not None and dataset in (None, "digits"):
         if dataset == "digits":
             raise ConfigError(

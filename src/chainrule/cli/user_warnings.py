@@ -7,7 +7,7 @@ import re
 import sys
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import TextIO
 
 import numpy as np
 
@@ -45,7 +45,14 @@ def warnings_in_words(command: str) -> Iterator[None]:
 
     seen: set[str] = set()
 
-    def show(message: Any, category: Any, filename: str, lineno: int, *_: Any) -> None:
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
         text = in_words(message, category)
         if text not in seen:
             seen.add(text)

@@ -20,7 +20,7 @@ from chainrule.cli.common import (
     preprocess,
     preprocessing_for,
 )
-from chainrule.cli.config import TrainConfig, build_config, read_config_file
+from chainrule.cli.config import DEFAULT_MOMENTUM, TrainConfig, build_config, read_config_file
 from chainrule.cli.user_warnings import warnings_in_words
 from chainrule.errors import ConfigError
 
@@ -47,7 +47,12 @@ def _config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, bool]:
                 f"--resume continues a run with its own settings; only --epochs may change "
                 f"(got {', '.join(changed) or '--config/--out'})"
             )
-        return build_config(read_config_file(saved), flags), run_dir, True
+        settings = read_config_file(saved)
+        if settings.get("dataset") == "digits" and settings.get("data_dir"):
+            settings["dataset"] = None  # older runs recorded IDX folders as "digits"
+        if settings.get("optimizer", "sgd") not in DEFAULT_MOMENTUM:
+            settings.pop("momentum", None)  # older runs recorded SGD's 0.9 for every optimizer
+        return build_config(settings, flags), run_dir, True
     file_settings = read_config_file(args.config) if args.config else {}
     config = build_config(file_settings, flags)
     return config, Path(args.out) if args.out else None, False
