@@ -154,3 +154,18 @@ def test_models_saved_with_cr_save_take_raw_inputs(cli: Any, tmp_path: Path) -> 
     evaluated = cli("evaluate", str(tmp_path / "lib"), "--dataset", "digits")
     assert evaluated.returncode == 0, evaluated.stderr
     assert "used as given (raw)" in evaluated.stderr
+
+
+def test_evaluate_an_idx_model_on_its_own_folder_by_default(
+    cli: Any, mnist_like_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    flags = ("--epochs", "1", "--hidden", "16", "--quiet", "--no-plots")
+    assert (
+        cli("train", "--data-dir", str(mnist_like_dir), *flags, "--out", str(out)).returncode == 0
+    )
+    result = cli("evaluate", str(out / "model"), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["samples"] == 500
+    shown = cli("inspect", str(out / "model")).stdout
+    assert "scaled to [0, 1], then (x - 0.1" in shown and "handwritten" in shown
