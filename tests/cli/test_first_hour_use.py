@@ -13,6 +13,7 @@ from PIL import Image
 
 import chainrule as cr
 from chainrule.cli.images import load_input, match_polarity, read_grayscale
+from chainrule.data import read_idx
 from chainrule.errors import FormatError
 
 Result = subprocess.CompletedProcess[str]
@@ -169,3 +170,20 @@ def test_evaluate_an_idx_model_on_its_own_folder_by_default(
     assert json.loads(result.stdout)["samples"] == 500
     shown = cli("inspect", str(out / "model")).stdout
     assert "scaled to [0, 1], then (x - 0.1" in shown and "handwritten" in shown
+    # the same test digits drawn dark on white paper and on grey paper, at twice the size
+    images = read_idx(mnist_like_dir / "t10k-images-idx3-ubyte.gz")[:40].astype(np.float32)
+    labels = read_idx(mnist_like_dir / "t10k-labels-idx1-ubyte.gz")[:40]
+    images[:, :2] = images[:, -2:] = images[:, :, :2] = images[:, :, -2:] = 0  # no lit specks
+    scores = {}
+    for paper in (255, 200):
+        names = []
+        for i, image in enumerate(images):
+            drawn = paper - image / 255 * (paper - 30)  # ink 30 on the paper's grey
+            big = Image.fromarray(drawn.astype(np.uint8)).resize((56, 56), Image.BILINEAR)
+            names.append(str(tmp_path / f"{paper}_{i}.png"))
+            big.save(names[-1])
+        result = cli("predict", str(out / "model"), *names, "--json")
+        assert result.returncode == 0, result.stderr
+        predicted = [int(r["class"]) for r in json.loads(result.stdout)]
+        scores[paper] = float(np.mean(np.array(predicted) == labels))
+    assert scores[255] >= 0.75 and scores[200] >= scores[255] - 0.05, scores
