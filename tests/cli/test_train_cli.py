@@ -188,7 +188,7 @@ def test_config_file_settings_and_flag_precedence(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (("--lr", "-1"), "lr: expected a number in (0, inf]"),
+        (("--lr", "-1"), "lr: expected a finite number > 0"),
         (("--dropout", "1.5"), "dropout: expected a number in [0, 1)"),
         (
             ("--validation-split", "0", "--early-stopping", "3"),
@@ -213,7 +213,7 @@ def test_bad_config_file_contents(tmp_path: Path) -> None:
     assert result.returncode == 2 and "unknown settings ['hiden']" in result.stderr
     (tmp_path / "broken.toml").write_text("hidden = [")
     result = run_cli("train", "--config", str(tmp_path / "broken.toml"))
-    assert result.returncode == 2 and "not valid toml" in result.stderr
+    assert result.returncode == 2 and "not valid TOML" in result.stderr
 
 
 def test_missing_data_folder_says_what_it_expected(tmp_path: Path) -> None:

@@ -148,6 +148,13 @@ def test_not_found_lists_folders_and_files(tmp_path, monkeypatch):
     assert isinstance(info.value, FileNotFoundError)
 
 
+def test_not_found_names_the_command_line_flag(tmp_path):
+    with pytest.raises(DataNotFoundError) as info:
+        load_mnist(tmp_path / "mine", download=False)
+    msg = str(info.value)
+    assert "--data-dir DIR" in msg and "data_dir=... in Python" in msg
+
+
 def test_fashion_not_found_mentions_debian_package():
     with pytest.raises(DataNotFoundError, match=r"apt-get install dataset-fashion-mnist"):
         load_fashion_mnist(download=False)

@@ -68,9 +68,20 @@ def _add_train_flags(parser: argparse.ArgumentParser) -> None:
     _add_data_flags(parser)
     _add_architecture_flags(parser)
     opt = parser.add_argument_group("optimization")
-    opt.add_argument("--optimizer", choices=config.OPTIMIZERS)
-    opt.add_argument("--lr", type=float, help="learning rate")
-    opt.add_argument("--momentum", type=float, help="SGD/RMSprop momentum")
+    opt.add_argument(
+        "--optimizer",
+        choices=config.OPTIMIZERS,
+        help="default: sgd (momentum 0.9)",
+    )
+    opt.add_argument(
+        "--lr",
+        type=float,
+        help="learning rate (default per optimizer: sgd 0.05, adam/adamw/rmsprop 1e-3, "
+        "adagrad 1e-2)",
+    )
+    opt.add_argument(
+        "--momentum", type=float, help="SGD/RMSprop momentum (default: sgd 0.9, rmsprop 0)"
+    )
     opt.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum")
     opt.add_argument("--weight-decay", type=float, help="decoupled weight decay")
     opt.add_argument("--l1", type=float, help="L1 penalty on the weights, added to the loss")
@@ -145,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("inputs", nargs="+", metavar="INPUT")
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     predict.add_argument("--top", type=_positive_int, default=1, help="show the K best classes")
+    predict.add_argument(
+        "--invert",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="invert image colours: auto (default) when the background is the opposite of "
+        "the training images'",
+    )
 
     inspect = command(
         "inspect",

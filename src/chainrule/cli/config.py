@@ -19,11 +19,34 @@ OPTIMIZERS = tuple(OPTIMIZER_CLASSES)  # every optimizer class of chainrule.opti
 SCHEDULES = ("constant", "step", "exponential", "cosine", "plateau")
 
 
+#: The learning rate each optimizer trains with when --lr is not given (as Keras and PyTorch
+#: users expect for the adaptive ones; SGD with momentum 0.9 takes a larger step).
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2}
+#: The momentum of the optimizers that have one, when --momentum is not given.
+DEFAULT_MOMENTUM = {"sgd": 0.9, "rmsprop": 0.0}
+#: Deepest nesting a config file may have (settings are flat; ``hidden`` is one list).
+MAX_CONFIG_DEPTH = 8
+
+# The type every setting must have in a config file (flags are typed by argparse already).
+_INT = ("batch_size", "epochs", "warmup_epochs", "early_stopping", "seed")
+_FLOAT = (
+    "dropout", "lr", "momentum", "weight_decay", "l1", "l2", "max_norm", "clip_grad",
+    "validation_split",
+)  # fmt: skip
+_BOOL = ("batch_norm", "nesterov")
+_TEXT = ("dataset", "data_dir", "csv", "activation", "optimizer", "schedule")
+
+
 @dataclass
 class TrainConfig:
-    """Every setting of ``chainrule train``; the defaults train the seed's digit classifier."""
+    """Every setting of ``chainrule train``; the defaults train the seed's digit classifier.
 
-    dataset: str = "digits"
+    ``dataset`` None means the bundled digits unless ``data_dir`` or ``csv`` names the data;
+    ``lr`` and ``momentum`` None mean the optimizer's own default (:data:`DEFAULT_LR`,
+    :data:`DEFAULT_MOMENTUM`), filled in by :meth:`validate`.
+    """
+
+    dataset: str | None = None
     data_dir: str | None = None
     csv: str | None = None
     hidden: list[int] = field(default_factory=lambda: [256])
@@ -31,8 +54,8 @@ class TrainConfig:
     dropout: float = 0.2
     batch_norm: bool = False
     optimizer: str = "sgd"
-    lr: float = 0.05
-    momentum: float = 0.9
+    lr: float | None = None
+    momentum: float | None = None
     nesterov: bool = False
     weight_decay: float = 0.0
     l1: float = 0.0
@@ -51,36 +74,58 @@ class TrainConfig:
         """The settings as a JSON-safe dict."""
         return dataclasses.asdict(self)
 
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate, the optimizer's default filled in (by :meth:`validate`)."""
+        return float(DEFAULT_LR[self.optimizer] if self.lr is None else self.lr)
+
     @classmethod
     def names(cls) -> list[str]:
         """Every setting's name."""
         return [f.name for f in dataclasses.fields(cls)]
 
     def validate(self) -> TrainConfig:
-        """Raise ConfigError naming the first setting that is out of range; return self."""
-        _choice("dataset", self.dataset, DATASETS)
+        """Check types and ranges (ConfigError naming the first bad setting), fill in the
+        optimizer's defaults; return self."""
+        _check_types(self)
+        if self.dataset is not None:
+            _choice("dataset", self.dataset, DATASETS)
         _choice("activation", self.activation, ACTIVATIONS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("schedule", self.schedule, SCHEDULES)
-        if not self.hidden or any(not isinstance(h, int) or h < 1 for h in self.hidden):
+        if self.lr is None:
+            self.lr = DEFAULT_LR[self.optimizer]
+        if self.optimizer in DEFAULT_MOMENTUM:
+            if self.momentum is None:
+                self.momentum = DEFAULT_MOMENTUM[self.optimizer]
+        elif self.momentum is not None:
             raise ConfigError(
-                f"hidden: expected one or more positive layer sizes, got {self.hidden}"
+                f"momentum: {self.optimizer} has no momentum setting (got {self.momentum}); "
+                "it applies to --optimizer sgd or rmsprop"
             )
         _range("dropout", self.dropout, 0.0, 1.0, high_open=True)
         _range("lr", self.lr, 0.0, math.inf, low_open=True)
-        _range("momentum", self.momentum, 0.0, 1.0, high_open=True)
+        if self.momentum is not None:
+            _range("momentum", self.momentum, 0.0, 1.0, high_open=True)
         for name in ("weight_decay", "l1", "l2"):
             _range(name, getattr(self, name), 0.0, math.inf)
         for name in ("max_norm", "clip_grad"):
             if getattr(self, name) is not None:
                 _range(name, getattr(self, name), 0.0, math.inf, low_open=True)
         for name in ("batch_size", "epochs"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+            if getattr(self, name) < 1:
                 raise ConfigError(
                     f"{name}: expected a positive integer, got {getattr(self, name)!r}"
                 )
+        if self.seed < 0:
+            raise ConfigError(f"seed: expected a non-negative integer, got {self.seed}")
         if self.early_stopping is not None and self.early_stopping < 1:
             raise ConfigError(f"early_stopping: patience must be >= 1, got {self.early_stopping}")
+        if self.warmup_epochs and self.schedule != "cosine":
+            raise ConfigError(
+                f"warmup_epochs: only the cosine schedule warms up (got --schedule "
+                f"{self.schedule}); add --schedule cosine or drop --warmup-epochs"
+            )
         if self.warmup_epochs < 0 or self.warmup_epochs >= self.epochs:
             raise ConfigError(
                 f"warmup_epochs: expected 0 <= warmup_epochs < epochs ({self.epochs}), "
@@ -89,9 +134,45 @@ class TrainConfig:
         _range("validation_split", self.validation_split, 0.0, 1.0, high_open=True)
         if self.early_stopping is not None and self.validation_split == 0:
             raise ConfigError("early_stopping needs a validation set: set --validation-split > 0")
-        if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
+        if self.nesterov and (self.optimizer != "sgd" or not self.momentum):
             raise ConfigError("nesterov: needs --optimizer sgd with --momentum > 0")
         return self
+
+
+def _type_name(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def _check_types(config: TrainConfig) -> None:
+    """ConfigError for a setting of the wrong type (a config file can hold anything)."""
+    for name in _INT:
+        value = getattr(config, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"{name}: expected a whole number, got {_type_name(value)}")
+    for name in _FLOAT:
+        value = getattr(config, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ConfigError(f"{name}: expected a number, got {_type_name(value)}")
+    for name in _BOOL:
+        value = getattr(config, name)
+        if not isinstance(value, bool):
+            raise ConfigError(
+                f"{name}: expected true or false, got {_type_name(value)}"
+                + ('; a text like "no" is not false' if isinstance(value, str) else "")
+            )
+    for name in _TEXT:
+        value = getattr(config, name)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{name}: expected a text, got {_type_name(value)}")
+    hidden = config.hidden
+    if (
+        not isinstance(hidden, list)
+        or not hidden
+        or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden)
+    ):
+        raise ConfigError(
+            f"hidden: expected one or more positive whole layer sizes, got {hidden!r}"
+        )
 
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -113,18 +194,46 @@ def _range(
             value < high if high_open else value <= high
         )
     if not ok:
-        lo, hi = ("(" if low_open else "[") + f"{low:g}", f"{high:g}" + (")" if high_open else "]")
-        raise ConfigError(f"{name}: expected a number in {lo}, {hi}, got {value!r}")
+        if math.isinf(high):
+            wanted = f"a finite number {'>' if low_open else '>='} {low:g}"
+        else:
+            lo = ("(" if low_open else "[") + f"{low:g}"
+            hi = f"{high:g}" + (")" if high_open else "]")
+            wanted = f"a number in {lo}, {hi}"
+        raise ConfigError(f"{name}: expected {wanted}, got {value!r}")
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of parsed settings, counted without recursion and stopping past ``limit``."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read settings from a TOML or JSON file; keys may use dashes or underscores."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a folder; give a .toml or .json file")
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix not in (".toml", ".json", ""):
+        raise ConfigError(
+            f"config file {path}: {suffix} files are not read; write the settings as "
+            "TOML (.toml) or JSON (.json)"
+        )
+    kind = "TOML" if suffix == ".toml" else "JSON"
     text = path.read_bytes()
     try:
-        if path.suffix.lower() == ".toml":
+        if kind == "TOML":
             try:
                 import tomllib
             except ModuleNotFoundError:  # Python 3.10
@@ -132,12 +241,20 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
             data = tomllib.loads(text.decode("utf-8"))
         else:
             data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as err:
+    except RecursionError:
         raise FormatError(
-            f"config file {path}: not valid {path.suffix[1:] or 'JSON'}: {err}"
+            f"config file {path}: nested too deeply to read; settings are flat "
+            f"(at most {MAX_CONFIG_DEPTH} levels)"
         ) from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise FormatError(f"config file {path}: not valid {kind}: {err}") from None
     if not isinstance(data, dict):
         raise FormatError(f"config file {path}: expected a table of settings at the top level")
+    if _depth(data, MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH:
+        raise FormatError(
+            f"config file {path}: nested more than {MAX_CONFIG_DEPTH} levels deep; settings "
+            "are flat (hidden = [256, 128] is the only list)"
+        )
     settings = {str(k).replace("-", "_"): v for k, v in data.items()}
     unknown = sorted(set(settings) - set(TrainConfig.names()))
     if unknown:

@@ -101,7 +101,8 @@ def _not_found_message(dataset: str, folders: list[Path], files: tuple[str, ...]
     lines += [f"  {stem}.gz" for stem in files]
     lines.append(
         f"Put them in one of these folders (for example {_download.cache_dir(dataset)}), "
-        "set $CHAINRULE_DATA to their folder, or pass data_dir=..."
+        "set $CHAINRULE_DATA to their folder, or give the folder (--data-dir DIR on the "
+        "command line, data_dir=... in Python)"
     )
     if dataset == "fashion-mnist":
         lines.append(

@@ -9,6 +9,9 @@ import numpy as np
 
 def run(args: argparse.Namespace) -> int:
     """Train a 2-4-1 tanh/sigmoid network on XOR by plain gradient descent; print the loss."""
+    from chainrule.cli.common import check_seed
+
+    check_seed(args.seed)
     import chainrule as cr
 
     rng = np.random.default_rng(args.seed)

@@ -4,38 +4,98 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
-from chainrule.cli.commands.train import evaluate_model
-from chainrule.cli.common import load_dataset, preprocess
-from chainrule.errors import ConfigError
+import numpy as np
+
+from chainrule.cli.commands.outputs import evaluate_model
+from chainrule.cli.common import (
+    input_features,
+    label_order,
+    load_dataset,
+    preprocess,
+    raw_input_note,
+    read_csv_rows,
+)
+from chainrule.cli.user_warnings import warnings_in_words
+from chainrule.errors import ConfigError, ShapeError
+
+KNOWN = ("digits", "mnist", "fashion-mnist")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Evaluate on the test split of the model's data set (or the one given by flags)."""
+    """Evaluate on every row of ``--csv``, or on the test split of the model's data set."""
+    with warnings_in_words("evaluate"):
+        return _run(args)
+
+
+def _csv_data(path: str, names: list[str] | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Every row of a CSV, labels mapped through the model's class names."""
+    x, labels = read_csv_rows(path)
+    if names is None:
+        names = sorted(set(labels), key=label_order)
+    index = {name: k for k, name in enumerate(names)}
+    unknown = sorted(set(labels) - set(index), key=label_order)
+    if unknown:
+        shown = ", ".join(map(repr, unknown[:5])) + (" ..." if len(unknown) > 5 else "")
+        raise ConfigError(
+            f"{path}: {len(unknown)} label(s) the model does not know ({shown}); its classes "
+            f"are {', '.join(names[:20])}{' ...' if len(names) > 20 else ''}"
+        )
+    return x, np.array([index[s] for s in labels], dtype=np.int64), names
+
+
+def _default_data(loaded: Any, args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """(dataset, data_dir) from the flags, else from where the model's data came from."""
+    meta = loaded.metadata or {}
+    trained_on, source = meta.get("dataset"), meta.get("source") or {}
+    if args.dataset or args.data_dir:
+        return args.dataset, args.data_dir
+    if isinstance(source, dict) and source.get("kind") == "idx":
+        return None, str(source.get("path"))
+    if trained_on in KNOWN:
+        return trained_on, None
+    raise ConfigError(
+        f"this model was trained on {trained_on or 'unnamed data'!r}; say which data to "
+        "evaluate it on with --csv FILE or --data-dir DIR"
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
     from chainrule import load, metrics
 
     loaded = load(args.model)
-    trained_on = (loaded.metadata or {}).get("dataset")
-    known = ("digits", "mnist", "fashion-mnist")
-    if not (args.dataset or args.data_dir or args.csv) and trained_on not in known:
-        raise ConfigError(
-            f"this model was trained on {trained_on or 'unnamed data'!r}; say which data to "
-            "evaluate it on with --csv FILE or --data-dir DIR"
+    raw_input_note("evaluate", loaded)
+    if args.csv is not None:
+        if args.dataset or args.data_dir:
+            raise ConfigError("give --csv or --dataset/--data-dir, not both")
+        x_raw, y, names = _csv_data(args.csv, loaded.class_names)
+        name = args.csv
+    else:
+        dataset, data_dir = _default_data(loaded, args)
+        data = load_dataset(dataset, data_dir, None)
+        x_raw, y, name = data.x_test, data.y_test, data.name
+        names = loaded.class_names or data.class_names
+        if int(y.max(initial=0)) >= len(names):
+            raise ConfigError(
+                f"{name}: labels up to {int(y.max())} but the model has {len(names)} classes"
+            )
+    n_features = input_features(loaded)
+    if x_raw.shape[1] != n_features:
+        raise ShapeError(
+            f"{name}: rows of {x_raw.shape[1]} features, but the model takes {n_features}"
         )
-    dataset = args.dataset or (trained_on if trained_on in known else None)
-    seed = int((loaded.hyperparameters or {}).get("seed", 0))  # a CSV splits as in training
-    data = load_dataset(dataset, args.data_dir, args.csv, seed)
-    x = preprocess(data.x_test, loaded.preprocessing)
-    names = loaded.class_names or data.class_names
-    result = evaluate_model(loaded.model, x, data.y_test, len(names))
+    x = preprocess(x_raw, loaded.preprocessing)
+    result = evaluate_model(loaded.model, x, y, len(names))
     if args.json:
         result.pop("predicted")
-        print(json.dumps({"dataset": data.name, "samples": len(x), "class_names": names, **result}))
+        print(json.dumps({"dataset": name, "samples": len(x), "class_names": names, **result}))
         return 0
-    print(f"{data.name}: accuracy {result['accuracy']:.4f} on {len(x)} test samples\n")
-    print(metrics.classification_report(data.y_test, result["predicted"], class_names=names))
+    what = "rows" if args.csv is not None else "test samples"
+    print(f"{name}: accuracy {result['accuracy']:.4f} on {len(x)} {what}\n")
+    print(metrics.classification_report(y, result["predicted"], class_names=names))
     print("confusion matrix (rows: true class, columns: predicted)")
     width = max(len(str(v)) for row in result["confusion_matrix"] for v in row) + 1
-    for name, row in zip(names, result["confusion_matrix"]):
-        print(f"{name[:12]:>12} " + "".join(f"{v:>{width}}" for v in row))
+    for label, row in zip(names, result["confusion_matrix"]):
+        print(f"{label[:12]:>12} " + "".join(f"{v:>{width}}" for v in row))
     return 0

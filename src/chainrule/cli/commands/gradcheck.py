@@ -35,6 +35,9 @@ def _network(args: argparse.Namespace) -> tuple[Any, int, int]:
 
 def run(args: argparse.Namespace) -> int:
     """Report the worst relative error per layer; exit 1 if any layer's gradient is wrong."""
+    from chainrule.cli.common import check_seed
+
+    check_seed(args.seed)
     from chainrule import losses, no_grad
     from chainrule.autodiff.tensor import Tensor
 

@@ -9,6 +9,7 @@ import json
 def run(args: argparse.Namespace) -> int:
     """Print layers, shapes, parameter counts, training settings and final metrics."""
     from chainrule import load
+    from chainrule.cli.preprocessing import describe
 
     loaded = load(args.model)
     model = loaded.model
@@ -23,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
         "dtype": str(loaded.dtype),
         "class_names": loaded.class_names,
         "input": {k: v for k, v in (loaded.preprocessing or {}).items() if k == "image_shape"},
+        "preprocessing": describe(loaded.preprocessing),
         "training": loaded.hyperparameters,
         "metrics": loaded.metrics,
         "metadata": loaded.metadata,
@@ -42,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"buffer {n}: {'x'.join(map(str, s))}")
     if info["input"]:
         print(f"\ninput images: {'x'.join(map(str, info['input']['image_shape']))}")
+    print(f"preprocessing: {info['preprocessing']}")
     if loaded.class_names:
         print(f"classes: {', '.join(loaded.class_names)}")
     if loaded.hyperparameters:
@@ -49,7 +52,12 @@ def run(args: argparse.Namespace) -> int:
         for k, v in loaded.hyperparameters.items():
             print(f"  {k}: {v}")
     if loaded.metrics:
-        print("\nfinal metrics:")
+        best = (loaded.metadata or {}).get("best_epoch")
+        print(
+            f"\nmetrics of epoch {best} (the best; its weights were kept):"
+            if best
+            else "\nfinal metrics:"
+        )
         for k, v in loaded.metrics.items():
             print(f"  {k}: {v:.4f}" if isinstance(v, float) else f"  {k}: {v}")
     return 0

@@ -4,40 +4,65 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from chainrule.cli.user_warnings import warnings_in_words
+from chainrule.errors import ChainruleError
+
 
 def run(args: argparse.Namespace) -> int:
-    """Print the predicted class and its probability for every input."""
+    """Print the predicted class and its probability for every input.
+
+    A file that cannot be read is reported on stderr (and the exit status is 2) without
+    hiding the predictions for the other files.
+    """
+    with warnings_in_words("predict"):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from chainrule import load, no_grad
     from chainrule.autodiff.tensor import Tensor
-    from chainrule.cli.common import preprocess
+    from chainrule.cli.commands.outputs import check_scores
+    from chainrule.cli.common import input_features, preprocess, raw_input_note
     from chainrule.cli.images import load_input
 
     loaded = load(args.model)
+    raw_input_note("predict", loaded)
     pre = loaded.preprocessing or {}
-    n_features = len(pre["mean"])
-    image_shape = tuple(pre["image_shape"]) if pre.get("image_shape") else None
+    n_features = input_features(loaded)
     names = loaded.class_names
+    invert = getattr(args, "invert", None) or "auto"
     results: list[dict[str, Any]] = []
+    failed: list[str] = []
     for name in args.inputs:
-        rows = preprocess(load_input(Path(name), image_shape, n_features), pre)
-        with no_grad():
-            probs = loaded.model(Tensor(rows)).softmax(axis=-1).data
-        for i, p in enumerate(probs):
+        warn: list[str] = []
+        try:
+            rows = preprocess(load_input(Path(name), pre, n_features, invert, warn), pre)
+            with no_grad():
+                probs = loaded.model(Tensor(rows)).softmax(axis=-1).data
+            labels = [name if len(probs) == 1 else f"{name}[{i}]" for i in range(len(probs))]
+            check_scores(probs, labels)
+        except (ChainruleError, OSError) as err:
+            failed.append(f"chainrule predict: error: {' '.join(str(err).split())}")
+            continue
+        finally:
+            for text in warn:
+                print(f"chainrule predict: warning: {text}", file=sys.stderr)
+        for label, p in zip(labels, probs):
             order = np.argsort(-p, kind="stable")[: args.top]
             best = [
                 {
-                    "class": names[k] if names else str(k),
+                    "class": names[k] if names and k < len(names) else str(k),
                     "index": int(k),
                     "probability": float(p[k]),
                 }
                 for k in order
             ]
-            label = name if len(probs) == 1 else f"{name}[{i}]"
             results.append({"input": label, **best[0], "top": best})
     if args.json:
         print(json.dumps(results))
@@ -48,4 +73,6 @@ def run(args: argparse.Namespace) -> int:
                 f"{r['input']}: {r['class']} ({r['probability']:.3f})"
                 + (f"  [{extra}]" if extra else "")
             )
-    return 0
+    for line in failed:
+        print(line, file=sys.stderr)
+    return 2 if failed else 0

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from chainrule.callbacks.base import Callback
-from chainrule.cli.common import Dataset, build_model, load_dataset, preprocess, standardizer
-from chainrule.cli.config import TrainConfig, build_config, read_config_file
+from chainrule.cli.commands.outputs import evaluate_model, plots_and_report, write_history_csv
+from chainrule.cli.commands.run_folder import new_run_dir, prepare_run_dir
+from chainrule.cli.common import (
+    build_model,
+    check_memory,
+    load_dataset,
+    preprocess,
+    preprocessing_for,
+)
+from chainrule.cli.config import DEFAULT_MOMENTUM, TrainConfig, build_config, read_config_file
+from chainrule.cli.user_warnings import warnings_in_words
 from chainrule.errors import ConfigError
 
 # Flags that may change on --resume; every other setting is the run's own.
@@ -26,8 +32,9 @@ def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name, None) for name in TrainConfig.names()}
 
 
-def _config(args: argparse.Namespace) -> tuple[TrainConfig, Path, bool]:
-    """The run's settings and folder; True when resuming."""
+def _config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, bool]:
+    """The run's settings and folder (None: a new one, named after the data); True when
+    resuming."""
     flags = _flag_settings(args)
     if args.resume:
         run_dir = Path(args.resume)
@@ -40,15 +47,15 @@ def _config(args: argparse.Namespace) -> tuple[TrainConfig, Path, bool]:
                 f"--resume continues a run with its own settings; only --epochs may change "
                 f"(got {', '.join(changed) or '--config/--out'})"
             )
-        return build_config(read_config_file(saved), flags), run_dir, True
+        settings = read_config_file(saved)
+        if settings.get("dataset") == "digits" and settings.get("data_dir"):
+            settings["dataset"] = None  # older runs recorded IDX folders as "digits"
+        if settings.get("optimizer", "sgd") not in DEFAULT_MOMENTUM:
+            settings.pop("momentum", None)  # older runs recorded SGD's 0.9 for every optimizer
+        return build_config(settings, flags), run_dir, True
     file_settings = read_config_file(args.config) if args.config else {}
     config = build_config(file_settings, flags)
-    run_dir = (
-        Path(args.out)
-        if args.out
-        else Path("runs") / f"{config.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
-    )
-    return config, run_dir, False
+    return config, Path(args.out) if args.out else None, False
 
 
 def _optimizer(config: TrainConfig, model: Any) -> Any:
@@ -57,8 +64,8 @@ def _optimizer(config: TrainConfig, model: Any) -> Any:
     return optim.create(
         config.optimizer,
         model.named_parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
+        lr=config.learning_rate,
+        momentum=config.momentum or 0.0,
         nesterov=config.nesterov,
         weight_decay=config.weight_decay,
     )
@@ -75,13 +82,13 @@ def _schedule_callbacks(config: TrainConfig, optimizer: Any) -> list[Any]:
         return [callbacks.ReduceLROnPlateau(monitor, factor=0.5, patience=3)]
     if config.schedule == "step":
         schedule: Any = schedules.step_lr(
-            config.lr, step_size=max(1, config.epochs // 3), gamma=0.1
+            config.learning_rate, step_size=max(1, config.epochs // 3), gamma=0.1
         )
     elif config.schedule == "exponential":
-        schedule = schedules.exponential_lr(config.lr, gamma=0.01 ** (1 / config.epochs))
+        schedule = schedules.exponential_lr(config.learning_rate, gamma=0.01 ** (1 / config.epochs))
     else:
         schedule = schedules.cosine_lr(
-            config.lr, total_steps=config.epochs, warmup_steps=config.warmup_epochs
+            config.learning_rate, total_steps=config.epochs, warmup_steps=config.warmup_epochs
         )
     return [callbacks.LearningRateScheduler(schedule)]
 
@@ -129,129 +136,37 @@ def _merge(past: Any, new: Any) -> Any:
     return merged
 
 
-def _write_history_csv(path: Path, history: Any) -> None:
-    from chainrule.io.atomic import atomic_write_text
-
-    keys = list(history.history)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["epoch", *keys])
-    for i, epoch in enumerate(history.epochs):
-        writer.writerow([epoch + 1, *(f"{history.history[k][i]:.6g}" for k in keys)])
-    atomic_write_text(path, buffer.getvalue())
-
-
-def _plots_and_report(
-    run_dir: Path,
-    config: TrainConfig,
-    data: Dataset,
-    history: Any,
-    model: Any,
-    test: dict[str, Any],
-    report_fmt: str = "md",
-) -> list[str]:
-    """Learning curves, confusion matrix, first-layer weights, gradient norms and the report."""
-    from chainrule import report
-
-    plots = run_dir / "plots"
-    images: dict[str, str] = {}
-    if len(history):
-        images["Learning curves"] = str(
-            report.plot_learning_curves(
-                {k: v for k, v in history.history.items() if k != "seconds"},
-                plots / "learning_curves.png",
-            )
-        )
-    images["Confusion matrix (test set)"] = str(
-        report.plot_confusion_matrix(
-            np.asarray(test["confusion_matrix"]),
-            plots / "confusion_matrix.png",
-            class_names=data.class_names,
-        )
-    )
-    first = next(
-        p for name, p in model.named_parameters() if name.endswith("weight") and p.ndim == 2
-    )
-    if data.image_shape is not None and len(data.image_shape) == 2:
-        images["What each hidden unit looks for (first-layer weights)"] = str(
-            report.plot_weight_images(
-                first.data, plots / "first_layer_weights.png", image_shape=data.image_shape
-            )
-        )
-    grad_norms = history.diagnostics.get("grad_norm", {})
-    if grad_norms and len(history):
-        images["Gradient norm per layer"] = str(
-            report.plot_gradient_norms(
-                grad_norms,
-                plots / "gradient_norms.png",
-                update_ratios=history.diagnostics.get("update_ratio") or None,
-            )
-        )
-    images = {k: str(Path(v).relative_to(run_dir)) for k, v in images.items()}
-    per_class = [
-        {
-            "class": name,
-            "precision": round(p, 4),
-            "recall": round(r, 4),
-            "f1": round(f, 4),
-            "support": int(s),
-        }
-        for name, p, r, f, s in zip(
-            data.class_names, test["precision"], test["recall"], test["f1"], test["support"]
-        )
-    ]
-    summary: dict[str, Any] = {
-        "dataset": data.name,
-        "test accuracy": f"{test['accuracy']:.4f}",
-        "epochs run": len(history),
-        "stopped": history.stop_reason or "after the last epoch",
-        "Settings": config.to_dict(),
-    }
-    report.write_report(
-        run_dir,
-        f"chainrule run: {data.name}",
-        summary,
-        tables={"Per-class scores (test set)": per_class},
-        images=images,
-        fmt=report_fmt,
-    )
-    return list(images.values())
-
-
-def evaluate_model(model: Any, x: np.ndarray, y: np.ndarray, n_classes: int) -> dict[str, Any]:
-    """Accuracy, confusion matrix and per-class precision / recall / F1 on one split."""
-    from chainrule import metrics
-    from chainrule.autodiff.mode import no_grad
-    from chainrule.autodiff.tensor import Tensor
-
-    model.eval()
-    with no_grad():
-        scores = np.concatenate(
-            [model(Tensor(x[i : i + 1024])).data for i in range(0, len(x), 1024)]
-        )
-    predicted = scores.argmax(axis=1)
-    scores_pr = metrics.precision_recall_f1(y, predicted, num_classes=n_classes)
-    return {
-        "accuracy": float(metrics.accuracy(y, predicted)),
-        "confusion_matrix": metrics.confusion_matrix(y, predicted, num_classes=n_classes).tolist(),
-        "precision": scores_pr.precision.tolist(),
-        "recall": scores_pr.recall.tolist(),
-        "f1": scores_pr.f1.tolist(),
-        "support": scores_pr.support.tolist(),
-        "predicted": predicted,
-    }
-
-
 def run(args: argparse.Namespace) -> int:
     """Train, evaluate on the test set, save the model and write the run folder."""
+    with warnings_in_words("train"):
+        return _train(args)
+
+
+def _final_metrics(history: Any, stopper: Any) -> tuple[dict[str, Any], int | None]:
+    """The metrics of the epoch whose weights the model holds (the best one after early
+    stopping restored it) and that epoch's index in the history (None: the last)."""
+    index = None
+    best = getattr(stopper, "best_epoch", None)
+    if best is not None and best in history.epochs:
+        index = history.epochs.index(best)
+    chosen = {
+        k: v[-1 if index is None else index]
+        for k, v in history.history.items()
+        if v and k != "seconds" and len(v) == len(history.epochs)
+    }
+    return chosen, index
+
+
+def _train(args: argparse.Namespace) -> int:
     from chainrule import callbacks, regularizers
     from chainrule.data import train_val_split
     from chainrule.io import load_checkpoint, restore_generator, save
     from chainrule.io.atomic import atomic_write_json
     from chainrule.training import History, Trainer
 
-    config, run_dir, resuming = _config(args)
+    config, out, resuming = _config(args)
     data = load_dataset(config.dataset, config.data_dir, config.csv, config.seed)
+    check_memory(config, data)
     if config.validation_split:
         (x_train, y_train), (x_val, y_val) = train_val_split(
             data.x_train,
@@ -262,9 +177,7 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         x_train, y_train, x_val, y_val = data.x_train, data.y_train, None, None
-    preprocessing = standardizer(x_train)
-    if data.image_shape is not None:
-        preprocessing["image_shape"] = list(data.image_shape)
+    preprocessing = preprocessing_for(data, x_train)
     x_train = preprocess(x_train, preprocessing)
     validation = None if x_val is None else (preprocess(x_val, preprocessing), y_val)
 
@@ -272,6 +185,9 @@ def run(args: argparse.Namespace) -> int:
     optimizer = _optimizer(config, model)
     shuffle_rng = np.random.default_rng([config.seed, 1])
     start, past = 0, None
+    if out is not None:
+        prepare_run_dir(out, resuming, args.quiet)
+    run_dir = out if out is not None else new_run_dir(data.run_name)
     if resuming:
         last_epoch, past_dict, extra = load_checkpoint(run_dir, model, optimizer)
         if not extra or "shuffle_rng" not in extra:
@@ -290,8 +206,10 @@ def run(args: argparse.Namespace) -> int:
         penalties.append(regularizers.ElasticNet(l1=config.l1, l2=config.l2))
     constraints = [regularizers.MaxNorm(config.max_norm)] if config.max_norm else []
     cbs: list[Any] = [callbacks.TerminateOnNaN(), *_schedule_callbacks(config, optimizer)]
+    stopper = None
     if config.early_stopping:
-        cbs.append(callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping))
+        stopper = callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping)
+        cbs.append(stopper)
     cbs.append(_RunCheckpoint(run_dir, optimizer, shuffle_rng, past))
     if not args.quiet:
         cbs.append(callbacks.ProgressBar(verbose=1 if sys.stderr.isatty() else 2))
@@ -327,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
     test = evaluate_model(
         model, preprocess(data.x_test, preprocessing), data.y_test, data.n_classes
     )
-    final = {k: v[-1] for k, v in history.history.items() if v and k != "seconds"}
+    final, best_index = _final_metrics(history, stopper)
     final["test_accuracy"] = test["accuracy"]
     save(
         model,
@@ -338,15 +256,17 @@ def run(args: argparse.Namespace) -> int:
         metrics={k: v for k, v in final.items() if isinstance(v, float) and math.isfinite(v)},
         metadata={
             "dataset": data.name,
+            "source": data.source,
             "epochs_run": len(history),
+            "best_epoch": None if best_index is None else history.epochs[best_index] + 1,
             "stop_reason": history.stop_reason,
         },
     )
-    _write_history_csv(run_dir / "history.csv", history)
+    write_history_csv(run_dir / "history.csv", history)
     atomic_write_json(run_dir / "history.json", history.to_dict())
     if not args.no_plots:
         try:
-            _plots_and_report(run_dir, config, data, history, model, test)
+            plots_and_report(run_dir, config, data, history, model, test)
         except ConfigError as err:  # matplotlib missing: the run itself is still complete
             print(f"chainrule train: plots skipped: {err}", file=sys.stderr)
     if history.interrupted:
