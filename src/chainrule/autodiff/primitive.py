@@ -7,19 +7,15 @@ have several outputs (``n_outputs``); each is a tensor in the graph.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from chainrule.autodiff import mode
 from chainrule.autodiff.hooks import run_after, run_hooked
+from chainrule.autodiff.registry import REGISTRY, register
+from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import GradientError
 
-if TYPE_CHECKING:
-    from chainrule.autodiff.tensor import Tensor
-
 __all__ = ["Primitive", "REGISTRY"]
-
-#: Every primitive class by its ``name``; the test suite checks each one has sample inputs.
-REGISTRY: dict[str, type[Primitive]] = {}
 
 
 class Primitive:
@@ -69,7 +65,7 @@ class Primitive:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.name:
-            REGISTRY[cls.name] = cls
+            register(cls)
         if cls.n_outputs != 1 and "apply" not in cls.__dict__:
             # A separate entry point, so the single-output hot path carries no branch for it.
             cls.apply = classmethod(_apply_many)  # type: ignore[assignment, method-assign]
@@ -98,7 +94,7 @@ class Primitive:
         if state.op_hooks:  # the one test the hooks cost while none is installed
             return _apply_hooked(op, inputs, params, record)
         out = op.forward(*[t.data for t in inputs], **params)
-        result = _new_tensor(_tensor_class)
+        result = _new_tensor(Tensor)
         result.data = out
         result.grad = None
         result._retain = False
@@ -115,7 +111,6 @@ class Primitive:
 
 
 _new_tensor = object.__new__
-_tensor_class: Any = None  # set by chainrule.autodiff.tensor once Tensor exists (import cycle)
 
 
 class _Node:
@@ -163,7 +158,7 @@ class _Select(Primitive):
 
 def _plain(data: Any) -> Any:
     """A tensor outside the graph holding ``data``."""
-    t = _new_tensor(_tensor_class)
+    t = _new_tensor(Tensor)
     t.data = data
     t.grad = None
     t._retain = False
