@@ -37,6 +37,14 @@ from chainrule.nn.mlp import mlp
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Buffer, Parameter
 from chainrule.nn.registry import LAYERS, layer_from_spec, layer_to_spec, register_layer
+from chainrule.nn.sequence_models import (
+    SequenceTagger,
+    TextClassifier,
+    gradient_norms_through_time,
+    nearest_neighbours,
+    tagger,
+    text_classifier,
+)
 
 if TYPE_CHECKING:
     from chainrule.losses import (  # noqa: F401  (re-exported lazily below)
@@ -60,6 +68,8 @@ __all__ = [
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "GELU", "Softmax", "LogSoftmax",
     "Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
     "LAYERS", "register_layer", "layer_to_spec", "layer_from_spec", "mlp",
+    "text_classifier", "tagger", "TextClassifier", "SequenceTagger",
+    "gradient_norms_through_time", "nearest_neighbours",
     *_LOSSES,
 ]  # fmt: skip
 
