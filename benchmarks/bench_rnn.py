@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             mem_theirs.append(res["torch"]["peak_rss_kib"])
             ratios.append(ours[-1] / theirs[-1])
             print(f"  {arch} round {r + 1}: chainrule {ours[-1] * 1e3:.1f} ms, PyTorch "
-                  f"{theirs[-1] * 1e3:.1f} ms per batch (ratio {ratios[-1]:.2f})", flush=True)  # fmt: skip
+                  f"{theirs[-1] * 1e3:.1f} ms per batch (ratio {ratios[-1]:.2f})")  # fmt: skip
         print(f"{arch.upper()}: chainrule {statistics.median(ours) * 1e3:.1f} ms, PyTorch "
               f"{statistics.median(theirs) * 1e3:.1f} ms per batch; median paired ratio "
               f"{statistics.median(ratios):.2f}x; peak RSS chainrule "

@@ -16,9 +16,14 @@ RNG = np.random.default_rng(3)
 
 @pytest.mark.parametrize("arch", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_classifier_reads_lengths_from_padding(arch: str, bidirectional: bool) -> None:
-    model = nn.text_classifier(30, 6, 5, arch=arch, layers=2, bidirectional=bidirectional,
-                               num_classes=3, rng=0).astype(np.float64)  # fmt: skip
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+def test_classifier_reads_lengths_from_padding(
+    arch: str, bidirectional: bool, pooling: str
+) -> None:
+    model = nn.text_classifier(
+        30, 6, 5, arch=arch, layers=2, bidirectional=bidirectional, num_classes=3,
+        pooling=pooling, rng=0,
+    ).astype(np.float64)  # fmt: skip
     ids = RNG.integers(1, 30, size=(4, 7))
     ids[1, 3:] = 0
     ids[2, 1:] = 0
@@ -59,6 +64,8 @@ def test_tagger_gives_a_tag_per_token_and_learns_a_rule() -> None:
 def test_builder_errors() -> None:
     with pytest.raises(ConfigError, match="arch must be one of"):
         nn.text_classifier(10, arch="transformer")
+    with pytest.raises(ConfigError, match="pooling must be one of"):
+        nn.text_classifier(10, pooling="attention")
     with pytest.raises(ConfigError, match="dropout must be a number"):
         nn.tagger(10, 3, dropout=2.0)
     with pytest.raises(ShapeError, match=r"padded token ids of shape \(batch, steps\)"):

@@ -31,6 +31,8 @@ __all__ = [
 ]  # fmt: skip
 
 ARCHITECTURES = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+#: How a classifier reduces the sequence: the final state, or the mean / max of the outputs.
+POOLINGS = ("last", "mean", "max")
 
 
 class _SequenceModel(Module):
@@ -113,23 +115,43 @@ class TextClassifier(_SequenceModel):
     def __init__(self, vocab_size: int, embedding_dim: int = 64, hidden: int = 128,
                  num_classes: int = 2, arch: str = "lstm", layers: int = 1,
                  bidirectional: bool = False, dropout: float = 0.0, padding_idx: int | None = 0,
-                 rng: nn_init.RNG = None) -> None:  # fmt: skip
+                 pooling: str = "last", rng: nn_init.RNG = None) -> None:  # fmt: skip
+        if pooling not in POOLINGS:
+            raise ConfigError(f"TextClassifier: pooling must be one of {POOLINGS}, got {pooling!r}")
         super().__init__(vocab_size, embedding_dim, hidden, num_classes, arch, layers,
                          bidirectional, dropout, padding_idx, rng)  # fmt: skip
+        self.pooling = pooling
 
     def forward_embedded(self, embedded: Tensor, lengths: Any) -> Tensor:
         """Logits from already embedded tokens ``(N, T, D)``."""
-        _, final = self.rnn(embedded, lengths=lengths)
-        h_n = final[0] if isinstance(final, tuple) else final
-        # The last layer's final state; both of its directions when bidirectional.
-        state = F.concatenate([h_n[-2], h_n[-1]], axis=1) if self.rnn.bidirectional else h_n[-1]
+        out, final = self.rnn(embedded, lengths=lengths)
+        if self.pooling == "last":
+            h_n = final[0] if isinstance(final, tuple) else final
+            # The last layer's final state; both of its directions when bidirectional.
+            bidir = self.rnn.bidirectional
+            state = F.concatenate([h_n[-2], h_n[-1]], axis=1) if bidir else h_n[-1]
+        else:
+            state = _pool(out, lengths, self.pooling)
         if self.drop is not None:
             state = self.drop(state)
         return self.head(state)
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (JSON-safe) that rebuild this model."""
-        return {**super().get_config(), "num_classes": self.head.out_features}
+        return {**super().get_config(), "num_classes": self.head.out_features,
+                "pooling": self.pooling}  # fmt: skip
+
+
+def _pool(out: Tensor, lengths: Any, how: str) -> Tensor:
+    """Mean or max of the outputs ``(N, T, F)`` over each sequence's real steps."""
+    steps = out.shape[1]
+    if lengths is None:
+        lengths = np.full(out.shape[0], steps)
+    lengths = np.asarray(lengths)
+    if how == "mean":  # padded outputs are exactly zero: their sum is the real steps' sum
+        return out.sum(axis=1) / np.maximum(lengths, 1)[:, None].astype(out.dtype)
+    real = (np.arange(steps)[None, :] < np.maximum(lengths, 1)[:, None])[..., None]
+    return F.where(real, out, np.array(-np.inf, out.dtype)).max(axis=1)
 
 
 class SequenceTagger(_SequenceModel):
@@ -162,8 +184,12 @@ class SequenceTagger(_SequenceModel):
 def text_classifier(vocab_size: int, embedding_dim: int = 64, hidden: int = 128,
                     arch: str = "lstm", layers: int = 1, bidirectional: bool = False,
                     num_classes: int = 2, dropout: float = 0.0, padding_idx: int | None = 0,
-                    rng: nn_init.RNG = None) -> TextClassifier:  # fmt: skip
+                    pooling: str = "last", rng: nn_init.RNG = None) -> TextClassifier:  # fmt: skip
     """A recurrent text classifier (see ``TextClassifier``).
+
+    ``pooling``: ``"last"`` reads the final state (both directions' if bidirectional);
+    ``"mean"`` / ``"max"`` reduce the last layer's outputs over each text's real tokens,
+    which trains faster on long texts (every step gets a direct gradient).
 
     Examples
     --------
@@ -174,7 +200,7 @@ def text_classifier(vocab_size: int, embedding_dim: int = 64, hidden: int = 128,
     (2, 3)
     """
     return TextClassifier(vocab_size, embedding_dim, hidden, num_classes, arch, layers,
-                          bidirectional, dropout, padding_idx, rng)  # fmt: skip
+                          bidirectional, dropout, padding_idx, pooling, rng)  # fmt: skip
 
 
 def tagger(vocab_size: int, num_tags: int, embedding_dim: int = 64, hidden: int = 128,

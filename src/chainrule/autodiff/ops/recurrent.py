@@ -190,7 +190,7 @@ class RNNSequence(_Sequence):
         steps, batch, hidden = xw.shape
         hs = xp.empty((steps + 1, batch, hidden), dtype=xw.dtype)
         hs[0] = states[0]
-        w_t = self.w_hh.T
+        w_t = xp.ascontiguousarray(self.w_hh.T)  # measured: quicker than the transposed view
         relu = self.nonlinearity == "relu"
         for t in range(steps):
             h = hs[t + 1]
@@ -270,7 +270,7 @@ class LSTMSequence(_Sequence):
         cs = xp.empty((steps + 1, batch, hidden), dtype=dtype)
         tc = xp.empty((steps, batch, hidden), dtype=dtype)
         hs[0], cs[0] = states
-        w_t = self._order(self.w_hh).T
+        w_t = xp.ascontiguousarray(self._order(self.w_hh).T)
         acts = xw  # the gate activations overwrite the input projections, step by step
         tmp = xp.empty((batch, hidden), dtype=dtype)
         hw = xp.empty((batch, rows), dtype=dtype)
@@ -364,7 +364,7 @@ class GRUSequence(_Sequence):
         hs = xp.empty((steps + 1, batch, hidden), dtype=dtype)
         hs[0] = states[0]
         hn = xp.empty((steps, batch, hidden), dtype=dtype)
-        w_t = self.w_hh.T
+        w_t = xp.ascontiguousarray(self.w_hh.T)  # measured: quicker than the transposed view
         b_hn = self.biases[1][2 * hidden :] if self.biases else xp.zeros(hidden, dtype=dtype)
         acts = xw
         hw = xp.empty((batch, rows), dtype=dtype)
