@@ -103,3 +103,23 @@ def test_nearest_neighbours() -> None:
     assert len(nn.nearest_neighbours(emb, tokens, ["bad"], k=10)["bad"]) == 3  # no <pad>, no self
     with pytest.raises(ShapeError, match="does not fit 4 tokens"):
         nn.nearest_neighbours(weight, tokens[:4], ["good"])
+
+
+def test_model_file_round_trip_with_the_vocabulary(tmp_path) -> None:
+    from chainrule import io
+    from chainrule.data.text import Tokenizer, Vocabulary, encode_texts
+
+    texts = ["free money now", "meeting at noon", "free offer"]
+    tok = Tokenizer("word")
+    vocab = Vocabulary.build(tok(t) for t in texts)
+    model = nn.text_classifier(len(vocab), 4, 6, arch="gru", bidirectional=True, rng=0)
+    ids, _ = encode_texts(texts, tok, vocab)
+    pre = {"tokenizer": tok.to_dict(), "vocabulary": vocab.to_dict()}
+    path = io.save(model, tmp_path / "spam", class_names=["ham", "spam"], preprocessing=pre)
+    loaded = io.load(path)
+    again = Vocabulary.from_dict(loaded.preprocessing["vocabulary"])
+    tok2 = Tokenizer.from_dict(loaded.preprocessing["tokenizer"])
+    ids2, _ = encode_texts(texts, tok2, again)
+    np.testing.assert_array_equal(ids2, ids)
+    np.testing.assert_array_equal(loaded.model(ids2).data, model(ids).data)
+    assert type(loaded.model) is nn.TextClassifier

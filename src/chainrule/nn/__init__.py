@@ -46,6 +46,12 @@ from chainrule.nn.sequence_models import (
     text_classifier,
 )
 
+# Until every layer registers itself with the @register_layer decorator (the registry module
+# imports the older layers, so they cannot import it yet), the recurrent family is added here.
+for _layer in (Embedding, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, TextClassifier,
+               SequenceTagger):  # fmt: skip
+    register_layer(_layer)
+
 if TYPE_CHECKING:
     from chainrule.losses import (  # noqa: F401  (re-exported lazily below)
         BCELoss,

@@ -65,6 +65,7 @@ class _Sequence(Primitive):
 
     gates = 1
     has_cell = False
+    h_prev: Any  # the state before each step (T, N, H), set by the scan
 
     def forward(self, x: Any, *arrays: Any, lengths: Any = None, reverse: bool = False,
                 nonlinearity: str = "tanh") -> Any:  # fmt: skip

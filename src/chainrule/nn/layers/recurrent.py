@@ -104,7 +104,7 @@ class _RecurrentBase(Module):
         """Scalars the layer a config describes would allocate (checked before building it)."""
         n_in, hidden = config.get("input_size"), config.get("hidden_size")
         layers = config.get("num_layers", 1)
-        if not all(isinstance(v, int) for v in (n_in, hidden, layers)):
+        if not (isinstance(n_in, int) and isinstance(hidden, int) and isinstance(layers, int)):
             return 0  # the constructor itself rejects such a config
         d = 2 if config.get("bidirectional") else 1
         rows = cls._gates * hidden
@@ -139,7 +139,7 @@ class _RecurrentBase(Module):
     def _run(self, x: Any, states: list[Tensor | None], lengths: Any, mask: Any) -> Any:
         """Shared forward: returns (output, [final state per kind]) in PyTorch's layouts."""
         kind = type(self).__name__
-        dtype = self.weight_ih_l0.dtype
+        dtype = self._weights("_l0")[0].dtype
         x = layer_input(x, dtype, kind)
         unbatched = x.ndim == 2
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
