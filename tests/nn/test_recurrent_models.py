@@ -34,6 +34,7 @@ def test_classifier_reads_lengths_from_padding(
         np.testing.assert_allclose(alone.data[0], logits.data[n], atol=1e-12)
     config = json.loads(json.dumps(model.get_config()))
     rebuilt = nn.TextClassifier(**config, rng=1).astype(np.float64)
+    assert nn.TextClassifier.spec_size(config) == model.num_parameters()
     rebuilt.load_state_dict(model.state_dict())
     np.testing.assert_array_equal(rebuilt(ids).data, logits.data)
 
@@ -59,6 +60,7 @@ def test_tagger_gives_a_tag_per_token_and_learns_a_rule() -> None:
     real = tags != -100
     assert (predicted[real] == tags[real]).mean() > 0.97
     assert model.get_config()["num_tags"] == 2 and model.get_config()["bidirectional"]
+    assert nn.SequenceTagger.spec_size(model.get_config()) == model.num_parameters()
 
 
 def test_builder_errors() -> None:

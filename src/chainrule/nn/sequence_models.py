@@ -63,6 +63,24 @@ class _SequenceModel(Module):
         self.drop = Dropout(self.dropout_p, rng=gen) if self.dropout_p > 0 else None
         self.head = Linear(features, check_positive_int(out, f"{kind}: classes"), rng=gen)
 
+    @staticmethod
+    def spec_size(config: dict[str, Any]) -> int:
+        """Scalars the model a config describes would allocate (checked before building it)."""
+        v, d, h = (
+            config.get("vocab_size"),
+            config.get("embedding_dim", 64),
+            config.get("hidden", 128),
+        )
+        out = config.get("num_classes", config.get("num_tags", 2))
+        if not all(isinstance(n, int) for n in (v, d, h, out)):
+            return 0  # the constructor itself rejects such a config
+        arch = ARCHITECTURES.get(config.get("arch", "lstm"), LSTM)
+        bidir = bool(config.get("bidirectional", False))
+        rnn = {"input_size": d, "hidden_size": h, "num_layers": config.get("layers", 1),
+               "bidirectional": bidir}  # fmt: skip
+        features = h * (2 if bidir else 1)
+        return v * d + arch.spec_size(rnn) + features * out + out
+
     def lengths_of(self, ids: np.ndarray) -> np.ndarray | None:
         """Each row's length: the steps before its padding (None without a padding id)."""
         if self.padding_idx is None:
