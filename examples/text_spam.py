@@ -12,7 +12,8 @@ then run::
 The package holds five folders of .txt e-mails (easy-ham-1, easy-ham-2, hard-ham-1 are ham;
 spam-1, spam-2 are spam). They are linked into ``<workdir>/ham`` and ``<workdir>/spam`` (one
 subfolder per class, the layout ``load_text_folder`` reads), split 80/20 with a fixed seed
-(stratified), tokenized into words (headers included, the first ``--max-length`` tokens),
+(stratified), reduced to the Subject and From lines and the body (``--headers`` keeps the
+routing headers too), tokenized into words (the first ``--max-length`` tokens),
 and a ``text_classifier`` (Embedding -> LSTM -> max over the outputs of the real tokens ->
 Linear; ``--pooling last`` reads the final state instead) is trained with
 Adam and gradient clipping. Prints the held-out accuracy after every epoch.
@@ -54,6 +55,13 @@ def class_folders(data: Path, workdir: Path) -> Path:
     return workdir
 
 
+def subject_and_body(mail: str) -> str:
+    """The Subject and From header lines, then the body (the routing headers dropped)."""
+    head, _, body = mail.partition("\n\n")
+    keep = [ln for ln in head.splitlines() if ln.lower().startswith(("subject:", "from:"))]
+    return "\n".join([*keep, body])
+
+
 def split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Stratified train/test indices."""
     rng = np.random.default_rng(seed)
@@ -81,18 +89,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="the package's data/ folder")
     parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--max-length", type=int, default=200)
     parser.add_argument("--arch", default="lstm", choices=["lstm", "gru", "rnn"])
     parser.add_argument("--embedding-dim", type=int, default=64)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--bidirectional", action="store_true")
     parser.add_argument("--pooling", default="max", choices=["last", "mean", "max"])
+    parser.add_argument("--dropout", type=float, default=0.3, help="on the pooled features")
+    parser.add_argument("--headers", action="store_true", help="keep every header line")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="spam-"))
     texts, labels, classes = load_text_folder(class_folders(args.data, workdir))
+    if not args.headers:
+        texts = [subject_and_body(t) for t in texts]
     train, test = split(labels, 0.2, args.seed)
     print(f"{len(texts)} e-mails {dict(zip(classes, np.bincount(labels).tolist()))}; "
           f"train {len(train)}, held-out {len(test)}")  # fmt: skip
@@ -105,7 +117,7 @@ def main() -> None:
           f"{lengths.mean():.0f}")  # fmt: skip
     model = nn.text_classifier(len(vocab), args.embedding_dim, args.hidden, arch=args.arch,
                                bidirectional=args.bidirectional, num_classes=len(classes),
-                               pooling=args.pooling,
+                               pooling=args.pooling, dropout=args.dropout,
                                rng=args.seed)  # fmt: skip
     opt = cr.optim.Adam(model.parameters(), lr=2e-3)
     rng = np.random.default_rng(args.seed)
