@@ -22,7 +22,7 @@ from chainrule.nn import init as nn_init
 from chainrule.nn.layers.dropout import Dropout
 from chainrule.nn.layers.embedding import Embedding
 from chainrule.nn.layers.linear import Linear, check_positive_int
-from chainrule.nn.layers.recurrent import GRU, LSTM, RNN
+from chainrule.nn.layers.recurrent import GRU, LSTM, RNN, _RecurrentBase
 from chainrule.nn.module import Module
 
 __all__ = [
@@ -30,7 +30,7 @@ __all__ = [
     "gradient_norms_through_time", "nearest_neighbours",
 ]  # fmt: skip
 
-ARCHITECTURES = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+ARCHITECTURES: dict[str, type[_RecurrentBase]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 #: How a classifier reduces the sequence: the final state, or the mean / max of the outputs.
 POOLINGS = ("last", "mean", "max")
 
