@@ -400,6 +400,8 @@ def every_layer() -> list[nn.Module]:
         nn.Sigmoid(), nn.Tanh(), nn.ReLU(), nn.LeakyReLU(0.3), nn.ELU(0.5), nn.GELU("tanh"),
         nn.Softmax(0), nn.LogSoftmax(1),
         nn.Sequential(nn.Flatten(), nn.Sequential(nn.Linear(4, 4, rng=0), nn.ReLU())),
+        nn.ModuleList([nn.Linear(2, 3, rng=0), nn.ReLU()]),
+        nn.ModuleDict({"enc": nn.Linear(3, 2, rng=1), "act": nn.Tanh()}),
         # the recurrent family (branch rnn)
         nn.Embedding(10, 3, padding_idx=0), nn.RNN(3, 4, 2, "relu", bidirectional=True),
         nn.LSTM(3, 4, 2, batch_first=True, dropout=0.5), nn.GRU(3, 4, bias=False),

@@ -10,6 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from chainrule.cli import config
+
 EPILOG = """examples:
   chainrule train                                  # the digit classifier on the bundled digits
   chainrule train --dataset fashion-mnist --hidden 256 --epochs 20 --out runs/fashion
@@ -50,9 +52,7 @@ def _add_architecture_flags(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="hidden layer sizes (default: 256, one hidden layer)",
     )
-    group.add_argument(
-        "--activation", choices=("relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid")
-    )
+    group.add_argument("--activation", choices=config.ACTIVATIONS)
     group.add_argument(
         "--dropout", type=float, metavar="P", help="dropout after each hidden layer (default 0.2)"
     )
@@ -68,7 +68,7 @@ def _add_train_flags(parser: argparse.ArgumentParser) -> None:
     _add_data_flags(parser)
     _add_architecture_flags(parser)
     opt = parser.add_argument_group("optimization")
-    opt.add_argument("--optimizer", choices=("sgd", "adam", "adamw", "rmsprop", "adagrad"))
+    opt.add_argument("--optimizer", choices=config.OPTIMIZERS)
     opt.add_argument("--lr", type=float, help="learning rate")
     opt.add_argument("--momentum", type=float, help="SGD/RMSprop momentum")
     opt.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum")

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from chainrule.errors import ConfigError, FormatError
+from chainrule.nn.registry import activation_names
+from chainrule.optim import OPTIMIZERS as OPTIMIZER_CLASSES
 
 DATASETS = ("digits", "mnist", "fashion-mnist")
-ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid")
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+ACTIVATIONS = activation_names()  # from the layer registry (@register_layer(activation=...))
+OPTIMIZERS = tuple(OPTIMIZER_CLASSES)  # every optimizer class of chainrule.optim
 SCHEDULES = ("constant", "step", "exponential", "cosine", "plateau")
 
 

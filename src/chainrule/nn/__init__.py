@@ -26,6 +26,8 @@ from chainrule.nn.layers import (
     Linear,
     LogSoftmax,
     LSTMCell,
+    ModuleDict,
+    ModuleList,
     ReLU,
     RNNCell,
     Sequential,
@@ -46,12 +48,6 @@ from chainrule.nn.sequence_models import (
     text_classifier,
 )
 
-# Until every layer registers itself with the @register_layer decorator (the registry module
-# imports the older layers, so they cannot import it yet), the recurrent family is added here.
-for _layer in (Embedding, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, TextClassifier,
-               SequenceTagger):  # fmt: skip
-    register_layer(_layer)
-
 if TYPE_CHECKING:
     from chainrule.losses import (  # noqa: F401  (re-exported lazily below)
         BCELoss,
@@ -70,7 +66,8 @@ _LOSSES = (
 
 __all__ = [
     "functional", "init", "registry", "Module", "Parameter", "Buffer",
-    "Linear", "Sequential", "Flatten", "Identity", "Dropout", "BatchNorm1d",
+    "Linear", "Sequential", "ModuleList", "ModuleDict", "Flatten", "Identity", "Dropout",
+    "BatchNorm1d",
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "GELU", "Softmax", "LogSoftmax",
     "Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
     "LAYERS", "register_layer", "layer_to_spec", "layer_from_spec", "mlp",

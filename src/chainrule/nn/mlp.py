@@ -5,37 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from chainrule.errors import ConfigError
-from chainrule.nn.layers import (
-    ELU,
-    GELU,
-    BatchNorm1d,
-    Dropout,
-    Identity,
-    LeakyReLU,
-    Linear,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Tanh,
-)
+from chainrule.nn.init import as_generator
+from chainrule.nn.layers import BatchNorm1d, Dropout, Linear, Sequential
 from chainrule.nn.module import Module
+from chainrule.nn.registry import ACTIVATIONS
 
 __all__ = ["mlp", "ACTIVATIONS"]
-
-#: Hidden-layer activations by name ("logistic" and "identity" are scikit-learn's names).
-ACTIVATIONS: dict[str, type[Module]] = {
-    "relu": ReLU,
-    "leaky_relu": LeakyReLU,
-    "elu": ELU,
-    "gelu": GELU,
-    "tanh": Tanh,
-    "sigmoid": Sigmoid,
-    "logistic": Sigmoid,
-    "identity": Identity,
-}
 
 # He initialisation suits the ReLU family; Glorot suits saturating and linear units.
 _GLOROT = {"tanh", "sigmoid", "logistic", "identity"}
@@ -74,7 +50,7 @@ def mlp(
         raise ConfigError(
             f"mlp: activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}"
         )
-    generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    generator = as_generator(rng)
     if init is None:
         init = "glorot" if activation in _GLOROT else "he"
     layers: list[Module] = []

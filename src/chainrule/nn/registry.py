@@ -1,8 +1,10 @@
 """The layers that may be built from a file, and conversion between layers and JSON specs.
 
 A spec is ``{"type": "Linear", "config": {...}}`` where ``config`` is the layer's
-``get_config()``. Only classes listed in ``LAYERS`` are ever built from a spec, with keyword
-arguments checked against the constructor, so a model file cannot run arbitrary code.
+``get_config()``. Only classes registered in ``LAYERS`` (with the ``@register_layer``
+decorator, which every library layer carries in its own module) are ever built from a spec,
+with keyword arguments checked against the constructor, so a model file cannot run arbitrary
+code: a type name is looked up, never imported.
 """
 
 from __future__ import annotations
@@ -12,41 +14,40 @@ import json
 from typing import Any
 
 from chainrule.errors import ChainruleError, ConfigError, FormatError
-from chainrule.nn.layers import (
-    ELU,
-    GELU,
-    BatchNorm1d,
-    Dropout,
-    Flatten,
-    Identity,
-    LeakyReLU,
-    Linear,
-    LogSoftmax,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Softmax,
-    Tanh,
-)
 from chainrule.nn.module import Module
 
-__all__ = ["LAYERS", "register_layer", "layer_to_spec", "layer_from_spec"]
+__all__ = [
+    "LAYERS",
+    "ACTIVATIONS",
+    "register_layer",
+    "layer_to_spec",
+    "layer_from_spec",
+    "spec_size",
+]
 
-#: Layer classes by type name: the only classes a spec (a model file) can build.
-LAYERS: dict[str, type[Module]] = {
-    cls.__name__: cls
-    for cls in (
-        Linear, Sequential, Flatten, Identity, Dropout, BatchNorm1d,
-        Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU, Softmax, LogSoftmax,
-    )
-}  # fmt: skip
+#: Layer classes by type name: the only classes a spec (a model file) can build. Each layer
+#: module fills it with the ``@register_layer`` decorator; this module imports no layer.
+LAYERS: dict[str, type[Module]] = {}
 
 # Deeper specs are refused before building (a hostile file must not exhaust the stack).
 MAX_DEPTH = 64
 
 
-def register_layer(cls: type[Module], name: str | None = None) -> type[Module]:
-    """Allow ``cls`` (a Module with ``get_config``) in specs; usable as a class decorator.
+#: Hidden-layer activations by name (``"relu"``, ...), filled by
+#: ``@register_layer(activation=...)``: ``nn.mlp`` and the command line take their choices here.
+ACTIVATIONS: dict[str, type[Module]] = {}
+
+
+def register_layer(
+    cls: type[Module] | None = None,
+    name: str | None = None,
+    activation: str | tuple[str, ...] | None = None,
+) -> Any:
+    """Allow ``cls`` (a Module with ``get_config``) in specs; a class decorator.
+
+    ``@register_layer`` registers the class under its own name; ``@register_layer(name=...)``
+    under another; ``activation="relu"`` (or a tuple of names) also lists a layer built without
+    arguments as a hidden-layer activation for ``nn.mlp`` and the command line.
 
     Examples
     --------
@@ -61,6 +62,8 @@ def register_layer(cls: type[Module], name: str | None = None) -> type[Module]:
     >>> LAYERS.pop("Double").__name__
     'Double'
     """
+    if cls is None:
+        return lambda klass: register_layer(klass, name=name, activation=activation)
     if not (isinstance(cls, type) and issubclass(cls, Module)):
         raise ConfigError(f"register_layer takes a Module subclass, got {cls!r}")
     if not callable(getattr(cls, "get_config", None)):
@@ -68,8 +71,35 @@ def register_layer(cls: type[Module], name: str | None = None) -> type[Module]:
     key = name or cls.__name__
     if key in LAYERS and LAYERS[key] is not cls:
         raise ConfigError(f"register_layer: the name {key!r} is already taken by {LAYERS[key]}")
+    names = (activation,) if isinstance(activation, str) else tuple(activation or ())
+    for act in names:
+        if act in ACTIVATIONS and ACTIVATIONS[act] is not cls:
+            raise ConfigError(
+                f"register_layer: the activation name {act!r} is already taken by "
+                f"{ACTIVATIONS[act].__name__}"
+            )
     LAYERS[key] = cls
+    for act in names:
+        ACTIVATIONS[act] = cls
     return cls
+
+
+def activation_names() -> tuple[str, ...]:
+    """One name per registered activation (its first, e.g. ``"sigmoid"``, not ``"logistic"``).
+
+    Examples
+    --------
+    >>> from chainrule.nn.registry import activation_names
+    >>> activation_names()[:3]
+    ('relu', 'leaky_relu', 'elu')
+    """
+    seen: set[type[Module]] = set()
+    names = []
+    for name, cls in ACTIVATIONS.items():
+        if cls not in seen:
+            seen.add(cls)
+            names.append(name)
+    return tuple(names)
 
 
 def layer_to_spec(module: Module) -> dict[str, Any]:

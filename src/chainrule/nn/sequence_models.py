@@ -24,6 +24,7 @@ from chainrule.nn.layers.embedding import Embedding
 from chainrule.nn.layers.linear import Linear, check_positive_int
 from chainrule.nn.layers.recurrent import GRU, LSTM, RNN, _RecurrentBase
 from chainrule.nn.module import Module
+from chainrule.nn.registry import register_layer
 
 __all__ = [
     "TextClassifier", "SequenceTagger", "text_classifier", "tagger", "ARCHITECTURES",
@@ -123,6 +124,7 @@ class _SequenceModel(Module):
         }
 
 
+@register_layer
 class TextClassifier(_SequenceModel):
     """Embedding -> recurrent layers -> Linear on the final state (of both directions, if two).
 
@@ -172,6 +174,7 @@ def _pool(out: Tensor, lengths: Any, how: str) -> Tensor:
     return F.where(real, out, np.array(-np.inf, out.dtype)).max(axis=1)
 
 
+@register_layer
 class SequenceTagger(_SequenceModel):
     """Embedding -> (bidirectional) recurrent layers -> Linear at every step: one tag per token.
 

@@ -2,7 +2,7 @@
 
 from chainrule.optim.adagrad import Adagrad
 from chainrule.optim.adam import Adam, AdamW
-from chainrule.optim.factory import OPTIMIZERS, create
+from chainrule.optim.factory import OPTIMIZERS, create, optimizer_classes
 from chainrule.optim.optimizer import Optimizer
 from chainrule.optim.rmsprop import RMSprop
 from chainrule.optim.schedules import (
@@ -40,4 +40,5 @@ __all__ = [
     "ReduceLROnPlateau",
     "create",
     "OPTIMIZERS",
+    "optimizer_classes",
 ]

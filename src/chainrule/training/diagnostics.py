@@ -125,11 +125,13 @@ class GradientHealth:
         self._relus: list[tuple[str, Module]] = []
         self._reported: set[tuple[str, str]] = set()
         self._before: list[Any] = []
+        self._model: Module | None = None
         self.start_epoch()
 
     # -- set-up ----------------------------------------------------------------------------------
     def attach(self, model: Module) -> None:
         """Find the model's weight layers and ReLU modules and forget earlier reports."""
+        self._model = model
         self._layers = weight_layers(model)
         self._relus = relu_modules(model)
         self._reported = set()
@@ -140,39 +142,47 @@ class GradientHealth:
         self.grad_norm: dict[str, float] = {}
         self.update_ratio: dict[str, float] = {}
         self.dead_fraction: dict[str, float] = {}
+        self.output_grad_norm: float | None = None  # ||d loss / d output||, when observed
 
     # -- measuring (the trainer calls these around one train step) -------------------------------
     @contextmanager
     def observe(self) -> Iterator[None]:
         """Watch the outputs of every ReLU module during the forward pass inside the block.
 
-        Each module's ``forward`` is shadowed by an instance attribute for the duration of the
-        block only (no global state, nothing left behind, even on error).
+        A forward hook on each ReLU module records its output, for the duration of the block
+        only (nothing left behind, even on error).
         """
-        patched = []
+        removers = []
         try:
+            if self._model is not None:
+                removers.append(self._model.register_forward_hook(self._watch_output))
             for name, module in self._relus:
-                original = module.forward
-                module.forward = self._watcher(name, original)  # type: ignore[method-assign]
-                patched.append(module)
+                removers.append(module.register_forward_hook(self._watcher(name)))
             yield
         finally:
-            for module in patched:
-                del module.forward
+            for remove in removers:
+                remove()
 
-    def _watcher(self, name: str, forward: Callable[..., Any]) -> Callable[..., Any]:
-        """A forward that records the dead-unit fraction of its output (last call wins)."""
+    def _watch_output(self, module: Module, inputs: Any, out: Any) -> None:
+        """Record the norm of the loss gradient at the model's output when backward reaches it."""
+        if isinstance(out, Tensor) and out.requires_grad:
 
-        def watched(*args: Any, **kwargs: Any) -> Any:
-            out = forward(*args, **kwargs)
+            def record(grad: Any) -> None:
+                self.output_grad_norm = _norm(grad)
+
+            out.register_hook(record)
+
+    def _watcher(self, name: str) -> Callable[..., None]:
+        """A forward hook that records the dead-unit fraction of the output (last call wins)."""
+
+        def watch(module: Module, inputs: Any, out: Any) -> None:
             data = out.data if isinstance(out, Tensor) else np.asarray(out)
             if data.ndim >= 1 and data.shape[0] > 0:
                 units = data.reshape(data.shape[0], -1)
                 alive = (units != 0).any(axis=0)
                 self.dead_fraction[name] = float(1.0 - alive.mean()) if alive.size else 0.0
-            return out
 
-        return watched
+        return watch
 
     def after_backward(self) -> None:
         """Record each weight's gradient norm (call after ``backward``, before clipping)."""
@@ -206,6 +216,12 @@ class GradientHealth:
         measured = self.grad_norm  # layers without a gradient are absent, not NaN
         explode = {n: v for n, v in measured.items() if not math.isfinite(v) or v > self.explode}
         vanish = {n: v for n, v in measured.items() if n not in explode and v < self.vanish}
+        source = self.output_grad_norm
+        if source is not None and source > 0:
+            # Vanishing means the error signal dies on its way back: a layer's gradient tiny
+            # next to the gradient at the model's output. When the output's own gradient is
+            # that small, the loss is flat where the model is (it converged): no "use ReLU".
+            vanish = {n: v for n, v in vanish.items() if v < self.vanish_ratio * source}
         dead = {n: f for n, f in self.dead_fraction.items() if f > self.dead}
         explode, vanish, dead = (
             self._new("explode", explode),

@@ -8,6 +8,7 @@ from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError
 from chainrule.nn import activations as A
 from chainrule.nn.module import Module
+from chainrule.nn.registry import register_layer
 
 __all__ = ["Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "GELU", "Softmax", "LogSoftmax"]
 
@@ -34,36 +35,7 @@ class _Parameterless(Module):
         return {}
 
 
-class Sigmoid(_Parameterless):
-    """Logistic sigmoid ``1 / (1 + exp(-x))``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from chainrule.nn import Sigmoid
-    >>> Sigmoid()(np.zeros(2, np.float32)).data
-    array([0.5, 0.5], dtype=float32)
-    """
-
-    def forward(self, x: Any) -> Tensor:
-        return A.sigmoid(x)
-
-
-class Tanh(_Parameterless):
-    """Hyperbolic tangent.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from chainrule.nn import Tanh
-    >>> Tanh()(np.zeros(1, np.float32)).data
-    array([0.], dtype=float32)
-    """
-
-    def forward(self, x: Any) -> Tensor:
-        return A.tanh(x)
-
-
+@register_layer(activation="relu")
 class ReLU(_Parameterless):
     """Rectified linear unit ``max(x, 0)``.
 
@@ -79,6 +51,7 @@ class ReLU(_Parameterless):
         return A.relu(x)
 
 
+@register_layer(activation="leaky_relu")
 class LeakyReLU(Module):
     """``x`` where positive, ``negative_slope * x`` elsewhere.
 
@@ -105,6 +78,7 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}"
 
 
+@register_layer(activation="elu")
 class ELU(Module):
     """Exponential linear unit: ``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere.
 
@@ -131,6 +105,7 @@ class ELU(Module):
         return f"alpha={self.alpha}"
 
 
+@register_layer(activation="gelu")
 class GELU(Module):
     """Gaussian error linear unit ``x * Phi(x)``.
 
@@ -162,6 +137,39 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
+@register_layer(activation=("sigmoid", "logistic"))
+class Sigmoid(_Parameterless):
+    """Logistic sigmoid ``1 / (1 + exp(-x))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.nn import Sigmoid
+    >>> Sigmoid()(np.zeros(2, np.float32)).data
+    array([0.5, 0.5], dtype=float32)
+    """
+
+    def forward(self, x: Any) -> Tensor:
+        return A.sigmoid(x)
+
+
+@register_layer(activation="tanh")
+class Tanh(_Parameterless):
+    """Hyperbolic tangent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.nn import Tanh
+    >>> Tanh()(np.zeros(1, np.float32)).data
+    array([0.], dtype=float32)
+    """
+
+    def forward(self, x: Any) -> Tensor:
+        return A.tanh(x)
+
+
+@register_layer
 class Softmax(Module):
     """Softmax along ``axis`` (probabilities that sum to 1).
 
@@ -188,6 +196,7 @@ class Softmax(Module):
         return f"axis={self.axis}"
 
 
+@register_layer
 class LogSoftmax(Module):
     """Log-softmax along ``axis`` (fused and stable; pairs with ``NLLLoss``).
 

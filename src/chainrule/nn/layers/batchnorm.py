@@ -12,10 +12,12 @@ from chainrule.errors import ConfigError, ShapeError
 from chainrule.nn.layers.linear import check_positive_int, layer_input
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Buffer, Parameter
+from chainrule.nn.registry import register_layer
 
 __all__ = ["BatchNorm1d"]
 
 
+@register_layer
 class BatchNorm1d(Module):
     """Normalize each feature over the batch, then scale and shift: ``y = x_hat * weight + bias``.
 

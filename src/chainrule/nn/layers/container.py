@@ -11,10 +11,12 @@ from chainrule.autodiff import functions as F
 from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError, FormatError, ShapeError
 from chainrule.nn.module import Module
+from chainrule.nn.registry import layer_from_spec, layer_to_spec, register_layer
 
 __all__ = ["Sequential", "Flatten", "Identity"]
 
 
+@register_layer
 class Sequential(Module):
     """Layers applied one after another; the output of each is the input of the next.
 
@@ -53,8 +55,6 @@ class Sequential(Module):
     @staticmethod
     def _build(layers: Any) -> Iterator[Module]:
         """Build each layer spec through the registry, naming the position of a bad one."""
-        from chainrule.nn.registry import layer_from_spec  # the registry imports this module
-
         if not isinstance(layers, list):
             raise FormatError(f"Sequential: layers must be a list of specs, got {layers!r:.80}")
         for i, spec in enumerate(layers):
@@ -97,11 +97,10 @@ class Sequential(Module):
 
     def get_config(self) -> dict[str, Any]:
         """``{"layers": [{"type": ..., "config": {...}}, ...]}``: ``Sequential(**config)``."""
-        from chainrule.nn.registry import layer_to_spec
-
         return {"layers": [layer_to_spec(m) for m in self.children()]}
 
 
+@register_layer
 class Flatten(Module):
     """Merge the axes ``start_dim`` to ``end_dim`` into one (images to vectors).
 
@@ -142,6 +141,7 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
+@register_layer(activation="identity")
 class Identity(Module):
     """Return the input unchanged (a placeholder layer).
 

@@ -11,10 +11,12 @@ from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError
 from chainrule.nn import init as nn_init
 from chainrule.nn.module import Module
+from chainrule.nn.registry import register_layer
 
 __all__ = ["Dropout"]
 
 
+@register_layer
 class Dropout(Module):
     """Zero each unit with probability ``p`` while training; scale the kept ones by ``1/(1-p)``.
 

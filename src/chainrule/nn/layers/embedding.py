@@ -13,10 +13,12 @@ from chainrule.nn import init as nn_init
 from chainrule.nn.layers.linear import check_positive_int
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
+from chainrule.nn.registry import register_layer
 
 __all__ = ["Embedding"]
 
 
+@register_layer
 class Embedding(Module):
     """A lookup table ``weight (num_embeddings, embedding_dim)``: ids ``(...)`` -> ``(..., D)``.
 

@@ -12,6 +12,7 @@ from chainrule.errors import ConfigError, DtypeError, ShapeError
 from chainrule.nn import init as nn_init
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
+from chainrule.nn.registry import register_layer
 
 __all__ = ["Linear", "layer_input", "check_positive_int"]
 
@@ -43,6 +44,7 @@ def layer_input(x: Any, dtype: Any, layer: str) -> Tensor:
     return Tensor(as_array(x, dtype=dtype))
 
 
+@register_layer
 class Linear(Module):
     """Fully connected layer: ``y = x @ weight.T + bias``.
 

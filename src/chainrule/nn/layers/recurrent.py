@@ -20,6 +20,7 @@ from chainrule.nn.layers.dropout import Dropout
 from chainrule.nn.layers.linear import check_positive_int, layer_input
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
+from chainrule.nn.registry import register_layer
 
 __all__ = ["RNN", "LSTM", "GRU", "lengths_from_mask"]
 
@@ -205,6 +206,7 @@ class _RecurrentBase(Module):
         return f"{self.input_size}, {self.hidden_size}, {extra}"
 
 
+@register_layer
 class RNN(_RecurrentBase):
     """Elman RNN: ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` (or relu).
 
@@ -267,6 +269,7 @@ class RNN(_RecurrentBase):
         return {**super().get_config(), "nonlinearity": self.nonlinearity}
 
 
+@register_layer
 class LSTM(_RecurrentBase):
     """Long short-term memory, PyTorch's equations and gate order (i, f, g, o).
 
@@ -296,6 +299,7 @@ class LSTM(_RecurrentBase):
         return out, (h_n, c_n)
 
 
+@register_layer
 class GRU(_RecurrentBase):
     """Gated recurrent unit, PyTorch's equations and gate order (r, z, n).
 

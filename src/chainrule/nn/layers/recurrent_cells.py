@@ -18,6 +18,7 @@ from chainrule.nn import init as nn_init
 from chainrule.nn.layers.linear import check_positive_int, layer_input
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
+from chainrule.nn.registry import register_layer
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell"]
 
@@ -105,6 +106,7 @@ class _CellBase(Module):
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
 
 
+@register_layer
 class RNNCell(_CellBase):
     """One Elman step: ``h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`` (or relu).
 
@@ -142,6 +144,7 @@ class RNNCell(_CellBase):
         return {**super().get_config(), "nonlinearity": self.nonlinearity}
 
 
+@register_layer
 class LSTMCell(_CellBase):
     """One LSTM step (gates i, f, g, o): ``cell(x, (h, c)) -> (h', c')``.
 
@@ -164,6 +167,7 @@ class LSTMCell(_CellBase):
         return h, c
 
 
+@register_layer
 class GRUCell(_CellBase):
     """One GRU step (gates r, z, n): ``h' = (1 - z) * n + z * h``.
 
