@@ -402,6 +402,11 @@ def every_layer() -> list[nn.Module]:
         nn.Sequential(nn.Flatten(), nn.Sequential(nn.Linear(4, 4, rng=0), nn.ReLU())),
         nn.ModuleList([nn.Linear(2, 3, rng=0), nn.ReLU()]),
         nn.ModuleDict({"enc": nn.Linear(3, 2, rng=1), "act": nn.Tanh()}),
+        # the recurrent family (branch rnn)
+        nn.Embedding(10, 3, padding_idx=0), nn.RNN(3, 4, 2, "relu", bidirectional=True),
+        nn.LSTM(3, 4, 2, batch_first=True, dropout=0.5), nn.GRU(3, 4, bias=False),
+        nn.RNNCell(3, 4, nonlinearity="relu"), nn.LSTMCell(3, 4), nn.GRUCell(3, 4, bias=False),
+        nn.text_classifier(20, 4, 5, arch="gru", pooling="max"), nn.tagger(20, 3, 4, 5),
     ]  # fmt: skip
 
 

@@ -440,3 +440,58 @@ def test_losses_are_reexported_through_nn_and_functional():
         _ = cr.nn.functional.hinge_loss
     with pytest.raises(AttributeError, match=r"no attribute 'HingeLoss'"):
         _ = cr.nn.HingeLoss
+
+
+# -- sequences: (N, C, T) logits, ignore_index, the masked mean -----------------------------
+SEQ_LOGITS = RNG.normal(size=(2, C, 3))
+SEQ_TARGET = np.array([[0, 3, -100], [2, -100, 1]])
+
+
+def _seq_losses_np(z: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Per-token loss from the formula, zero where the target is ignored."""
+    logp = log_softmax_np(z.transpose(0, 2, 1).reshape(-1, C))
+    flat = t.reshape(-1)
+    picked = -logp[np.arange(flat.size), np.where(flat == -100, 0, flat)]
+    return np.where(flat == -100, 0.0, picked).reshape(t.shape)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_sequence_cross_entropy_ignores_padding(reduction: str) -> None:
+    logits = cr.tensor(SEQ_LOGITS, requires_grad=True)
+    out = F.cross_entropy(logits, SEQ_TARGET, reduction=reduction)
+    per_token = _seq_losses_np(SEQ_LOGITS, SEQ_TARGET)
+    expected = {"none": per_token, "sum": per_token.sum(), "mean": per_token.sum() / 4}
+    np.testing.assert_allclose(out.data, expected[reduction], rtol=1e-12)
+    out.sum().backward()
+    assert np.all(logits.grad[0, :, 2] == 0) and np.all(logits.grad[1, :, 1] == 0)
+    assert cr.gradcheck(lambda z: F.cross_entropy(z, SEQ_TARGET, reduction=reduction).sum(),
+                        [cr.tensor(SEQ_LOGITS, requires_grad=True)])  # fmt: skip
+
+
+def test_sequence_cross_entropy_class_axis_last_weights_and_module() -> None:
+    last = SEQ_LOGITS.transpose(0, 2, 1)
+    a = F.cross_entropy(cr.tensor(SEQ_LOGITS), SEQ_TARGET, weight=WEIGHT, label_smoothing=0.1)
+    b = F.cross_entropy(cr.tensor(last), SEQ_TARGET, WEIGHT, 0.1, class_axis=-1)
+    flat = F.cross_entropy(cr.tensor(last.reshape(-1, C)), SEQ_TARGET.reshape(-1), WEIGHT, 0.1)
+    np.testing.assert_allclose(a.data, b.data, rtol=1e-12)
+    np.testing.assert_allclose(a.data, flat.data, rtol=1e-12)
+    kept = SEQ_TARGET[SEQ_TARGET != -100]
+    manual = F.cross_entropy(
+        cr.tensor(last.reshape(-1, C)[(SEQ_TARGET != -100).reshape(-1)]), kept, WEIGHT, 0.1
+    )
+    np.testing.assert_allclose(a.data, manual.data, rtol=1e-12)  # the mean over real tokens
+    module = losses.CrossEntropyLoss(ignore_index=3)
+    assert module.get_config()["ignore_index"] == 3
+    t = np.array([[0, 3, 3], [2, 3, 1]])
+    np.testing.assert_allclose(module(SEQ_LOGITS, t).data, _seq_losses_np(SEQ_LOGITS, np.where(
+        t == 3, -100, t)).sum() / 3, rtol=1e-12)  # fmt: skip
+
+
+def test_sequence_cross_entropy_all_ignored_and_bad_shapes() -> None:
+    assert np.isnan(F.cross_entropy(cr.tensor(SEQ_LOGITS), np.full((2, 3), -100)).item())
+    with pytest.raises(ShapeError, match=r"expected class indices of shape \(2, 3\)"):
+        F.cross_entropy(cr.tensor(SEQ_LOGITS), np.zeros((2, 4), np.int64))
+    with pytest.raises(ConfigError, match="class_axis must be 1 or -1"):
+        F.cross_entropy(cr.tensor(SEQ_LOGITS), SEQ_TARGET, class_axis=0)
+    with pytest.raises(ConfigError, match="ignore_index must be an int"):
+        losses.CrossEntropyLoss(ignore_index=0.5)

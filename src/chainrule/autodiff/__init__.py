@@ -1,16 +1,11 @@
 """The reverse-mode differentiation engine: Tensor, primitives, backward, gradcheck."""
 
+from chainrule.autodiff.anomaly import detect_anomaly, is_anomaly_enabled
 from chainrule.autodiff.denormals import flush_denormals
 from chainrule.autodiff.functions import *  # noqa: F403
 from chainrule.autodiff.functions import __all__ as _function_names
 from chainrule.autodiff.gradcheck import GradcheckPrecisionWarning, gradcheck
-from chainrule.autodiff.mode import (
-    detect_anomaly,
-    enable_grad,
-    is_anomaly_enabled,
-    is_grad_enabled,
-    no_grad,
-)
+from chainrule.autodiff.mode import enable_grad, is_grad_enabled, no_grad
 from chainrule.autodiff.primitive import REGISTRY, Primitive
 from chainrule.autodiff.tensor import Tensor, tensor
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chainrule.autodiff import mode
-from chainrule.autodiff.primitive import check_backward, quiet
+from chainrule.autodiff.anomaly import check_backward, quiet
 from chainrule.errors import GradientError, ShapeError
 
 if TYPE_CHECKING:

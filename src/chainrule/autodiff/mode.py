@@ -1,4 +1,4 @@
-"""Per-thread engine switches: whether graphs are recorded and whether anomalies are hunted."""
+"""Per-thread engine switches: whether graphs are recorded, anomalies hunted, ops hooked."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "is_anomaly_enabled"]
+__all__ = ["no_grad", "enable_grad", "is_grad_enabled"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -18,6 +18,8 @@ class _State(threading.local):
     def __init__(self) -> None:
         self.grad_enabled = True
         self.anomaly = False
+        # The operation hooks of this thread; empty, so Primitive.apply's one test is cheap.
+        self.op_hooks: tuple[Any, ...] = ()
 
 
 _state = _State()
@@ -26,11 +28,6 @@ _state = _State()
 def is_grad_enabled() -> bool:
     """True when operations record the graph needed for ``backward()``."""
     return _state.grad_enabled
-
-
-def is_anomaly_enabled() -> bool:
-    """True inside ``detect_anomaly()``."""
-    return _state.anomaly
 
 
 class _Switch:
@@ -76,24 +73,4 @@ class enable_grad(_Switch):  # noqa: N801
     """Record graphs again inside a ``no_grad`` block."""
 
     _attr = "grad_enabled"
-    _value = True
-
-
-class detect_anomaly(_Switch):  # noqa: N801
-    """Raise ``AnomalyError`` as soon as a forward or backward value becomes NaN or infinite.
-
-    The error names the operation that produced the value and the line of user code that
-    created it. It costs a stack capture per operation, so use it for debugging only.
-
-    Examples
-    --------
-    >>> import chainrule as cr
-    >>> x = cr.tensor([-1.0], requires_grad=True)
-    >>> with cr.detect_anomaly():
-    ...     y = x.log()  # doctest: +SKIP
-    Traceback (most recent call last):
-    chainrule.errors.AnomalyError: forward of 'log' produced NaN ...
-    """
-
-    _attr = "anomaly"
     _value = True

@@ -1,4 +1,8 @@
-"""Tensor: a thin facade over an array (data, grad, graph node) whose operators call primitives."""
+"""Tensor: a thin facade over an array (data, grad, graph node) whose operators call primitives.
+
+The operators find their primitive by name in ``registry.REGISTRY`` (filled as the primitive
+classes are defined), so this module imports no primitive and primitives import Tensor.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ import numpy as np
 
 from chainrule.autodiff import engine
 from chainrule.autodiff.backend import is_array
-from chainrule.errors import DtypeError, GradientError, ShapeError
+from chainrule.autodiff.registry import REGISTRY as _OPS
+from chainrule.errors import ConfigError, DtypeError, GradientError, ShapeError
 
 __all__ = ["Tensor", "tensor", "as_array"]
 
@@ -215,124 +220,132 @@ class Tensor:
 
         return remove
 
-    # -- operators: each calls a primitive through the functions module ----------------------
+    # -- operators: each calls its primitive, found by name in the registry ------------------
     def __add__(self, other: Any) -> Tensor:
-        return F.add(self, other)
+        return binary("add", self, other)
 
     def __radd__(self, other: Any) -> Tensor:
-        return F.add(other, self)
+        return binary("add", other, self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return F.sub(self, other)
+        return binary("sub", self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return F.sub(other, self)
+        return binary("sub", other, self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return F.mul(self, other)
+        return binary("mul", self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return F.mul(other, self)
+        return binary("mul", other, self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return F.div(self, other)
+        return binary("div", self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return F.div(other, self)
+        return binary("div", other, self)
 
     def __pow__(self, other: Any) -> Tensor:
-        return F.pow(self, other)
+        return binary("pow", self, other)
 
     def __rpow__(self, other: Any) -> Tensor:
-        return F.pow(other, self)
+        return binary("pow", other, self)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return F.matmul(self, other)
+        return _OPS["matmul"].apply(*lift_pair(self, other))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return F.matmul(other, self)
+        return _OPS["matmul"].apply(*lift_pair(other, self))
 
     def __neg__(self) -> Tensor:
-        return F.neg(self)
+        return _OPS["neg"].apply(self)
 
     def __getitem__(self, index: Any) -> Tensor:
-        return F.getitem(self, index)
+        index = tuple(data_of(i) for i in index) if isinstance(index, tuple) else data_of(index)
+        return _OPS["getitem"].apply(self, index=index)
 
     # Comparisons give boolean masks; they carry no gradient. (== keeps Python identity.)
     def __lt__(self, other: Any) -> Tensor:
-        return Tensor(self.data < F.data_of(other))
+        return Tensor(self.data < data_of(other))
 
     def __le__(self, other: Any) -> Tensor:
-        return Tensor(self.data <= F.data_of(other))
+        return Tensor(self.data <= data_of(other))
 
     def __gt__(self, other: Any) -> Tensor:
-        return Tensor(self.data > F.data_of(other))
+        return Tensor(self.data > data_of(other))
 
     def __ge__(self, other: Any) -> Tensor:
-        return Tensor(self.data >= F.data_of(other))
+        return Tensor(self.data >= data_of(other))
 
     # -- methods for unary operations and reductions -----------------------------------------
     def exp(self) -> Tensor:
-        return F.exp(self)
+        return _OPS["exp"].apply(self)
 
     def log(self) -> Tensor:
-        return F.log(self)
+        return _OPS["log"].apply(self)
 
     def sqrt(self) -> Tensor:
-        return F.sqrt(self)
+        return _OPS["sqrt"].apply(self)
 
     def abs(self) -> Tensor:
-        return F.abs(self)
+        return _OPS["abs"].apply(self)
 
     def tanh(self) -> Tensor:
-        return F.tanh(self)
+        return _OPS["tanh"].apply(self)
 
     def sigmoid(self) -> Tensor:
-        return F.sigmoid(self)
+        return _OPS["sigmoid"].apply(self)
 
     def relu(self) -> Tensor:
-        return F.relu(self)
+        return _OPS["relu"].apply(self)
 
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-        return F.clip(self, min, max)
+        if min is None and max is None:
+            raise ConfigError("clip: give at least one of min and max")
+        if min is not None and max is not None and min > max:
+            raise ConfigError(f"clip: min ({min}) is greater than max ({max})")
+        return _OPS["clip"].apply(self, low=min, high=max)
 
     def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return F.sum(self, axis, keepdims)
+        return _OPS["sum"].apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return F.mean(self, axis, keepdims)
+        return _OPS["mean"].apply(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return F.max(self, axis, keepdims)
+        return _OPS["max"].apply(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return F.min(self, axis, keepdims)
+        return _OPS["min"].apply(self, axis=axis, keepdims=keepdims)
 
     def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return F.logsumexp(self, axis, keepdims)
+        return _OPS["logsumexp"].apply(self, axis=axis, keepdims=keepdims)
 
     def softmax(self, axis: int = -1) -> Tensor:
-        return F.softmax(self, axis)
+        return _OPS["softmax"].apply(self, axis=axis)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
-        return F.log_softmax(self, axis)
+        return _OPS["log_softmax"].apply(self, axis=axis)
 
     def reshape(self, *shape: Any) -> Tensor:
-        return F.reshape(self, shape[0] if len(shape) == 1 else shape)
+        target = shape[0] if len(shape) == 1 else shape
+        target = (target,) if isinstance(target, int) else tuple(target)
+        return _OPS["reshape"].apply(self, shape=target)
 
     def transpose(self, *axes: Any) -> Tensor:
-        return F.transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
+        order = (axes[0] if len(axes) == 1 else axes) or None
+        return _OPS["transpose"].apply(self, axes=None if order is None else tuple(order))
 
     def permute(self, *axes: Any) -> Tensor:
-        return F.transpose(self, axes[0] if len(axes) == 1 else axes)
+        return _OPS["transpose"].apply(self, axes=tuple(axes[0] if len(axes) == 1 else axes))
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - NumPy's name
         """The tensor with its axes reversed."""
-        return F.transpose(self, None)
+        return _OPS["transpose"].apply(self, axes=None)
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
-        return F.broadcast_to(self, shape)
+        return _OPS["broadcast_to"].apply(self, shape=tuple(shape))
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
@@ -349,7 +362,42 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     return Tensor(as_array(data, dtype, copy=True), requires_grad=requires_grad)
 
 
-from chainrule.autodiff import functions as F  # noqa: E402  - the operators need the functions
-from chainrule.autodiff import primitive as _primitive  # noqa: E402
+# -- lifting: how operands that are not tensors join an operation ------------------------------
+def data_of(x: Any) -> Any:
+    """The array behind a tensor, or the value itself."""
+    return x.data if isinstance(x, Tensor) else x
 
-_primitive._tensor_class = Tensor  # primitives build their results without importing Tensor
+
+def lift(x: Any, like: Any = None) -> Tensor:
+    """A tensor for ``x``; non-tensors take the floating dtype of ``like`` when there is one."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and like.dtype.kind == "f":
+        return Tensor(as_array(x, dtype=like.dtype))
+    return Tensor(x)
+
+
+def lift_pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    """Lift both operands of a binary operation, each taking its dtype from the other."""
+    like = a.data if isinstance(a, Tensor) else b.data if isinstance(b, Tensor) else None
+    return lift(a, like), lift(b, like)
+
+
+def check_broadcast(op: str, a: Tensor, b: Tensor) -> None:
+    """Name the operation and both shapes when they cannot broadcast."""
+    sa, sb = a.data.shape, b.data.shape
+    if sa == sb:
+        return
+    for x, y in zip(reversed(sa), reversed(sb)):
+        if x != y and x != 1 and y != 1:
+            raise ShapeError(
+                f"{op}: shapes {sa} and {sb} cannot broadcast (dimensions {x} and {y} differ "
+                "and neither is 1)"
+            )
+
+
+def binary(name: str, a: Any, b: Any) -> Tensor:
+    """Apply the broadcasting binary primitive ``name`` to two operands, lifting numbers."""
+    ta, tb = lift_pair(a, b)
+    check_broadcast(name, ta, tb)
+    return _OPS[name].apply(ta, tb)

@@ -1,10 +1,12 @@
-"""Data: IDX files, ready-made data sets (MNIST, Fashion-MNIST, bundled digits, CSV), loaders.
+"""Data: IDX files, ready-made data sets (MNIST, Fashion-MNIST, bundled digits, CSV), loaders,
+and text (``chainrule.data.text``: tokenizers, Vocabulary, text and tagged-token loaders).
 
 Everything here works on NumPy arrays and needs nothing from the engine.
 """
 
 from __future__ import annotations
 
+from chainrule.data import text
 from chainrule.data.csv import load_csv
 from chainrule.data.datasets import (
     FASHION_MNIST_CLASSES,
@@ -20,6 +22,13 @@ from chainrule.data.datasets import (
 from chainrule.data.download import CHECKSUMS, MIRRORS, cache_dir, download_dataset, download_file
 from chainrule.data.idx import read_idx, write_idx
 from chainrule.data.loader import ArrayDataset, DataLoader
+from chainrule.data.text import (
+    Tokenizer,
+    Vocabulary,
+    load_tagged,
+    load_text_csv,
+    load_text_folder,
+)
 from chainrule.data.transforms import one_hot, standardize, train_val_split
 
 __all__ = [
@@ -30,4 +39,5 @@ __all__ = [
     "MIRRORS", "CHECKSUMS", "download_file", "download_dataset",
     "ArrayDataset", "DataLoader",
     "train_val_split", "standardize", "one_hot",
+    "text", "Tokenizer", "Vocabulary", "load_text_folder", "load_text_csv", "load_tagged",
 ]  # fmt: skip

@@ -144,6 +144,8 @@ def cross_entropy(
     weight: Any = None,
     label_smoothing: float = 0.0,
     reduction: str = "mean",
+    ignore_index: int = -100,
+    class_axis: int = 1,
 ) -> Tensor:
     """Cross-entropy between softmax(logits) and the targets, computed with log-softmax.
 
@@ -159,13 +161,23 @@ def cross_entropy(
     Class indices without weights run as the fused ``softmax_cross_entropy`` primitive; weights
     and probability targets use ``log_softmax`` times the coefficient array ``w * q``.
 
+    Sequences: logits ``(N, C, T)`` (PyTorch's layout; ``class_axis=-1`` for ``(N, T, C)``,
+    what a batch-first tagger produces) with class indices ``(N, T)``; more trailing axes work
+    the same way. Targets equal to ``ignore_index`` (padding) add nothing to the loss or its
+    gradient and are left out of the mean, which is the masked mean over the real tokens (a
+    zero loss in their place with ``"none"``), as in PyTorch.
+
     Parameters
     ----------
-    logits : Tensor of shape (N, C)
-    target : int array of shape (N,) or float array of shape (N, C)
+    logits : Tensor of shape (N, C), or (N, C, T, ...) / (N, T, ..., C) with class_axis
+    target : int array of shape (N,) or (N, T, ...), or float array of the logits' shape
     weight : array of shape (C,), optional
     label_smoothing : float in [0, 1]
     reduction : "mean", "sum" or "none"
+    ignore_index : int
+        Class-index targets with this value are ignored (default -100, as in PyTorch).
+    class_axis : int
+        The logits' class axis for more than two dimensions: 1 (default) or -1.
 
     Examples
     --------
@@ -174,11 +186,18 @@ def cross_entropy(
     >>> logits = cr.tensor(np.zeros((2, 4)))
     >>> round(cross_entropy(logits, np.array([0, 3])).item(), 4)  # log(4)
     1.3863
+    >>> seq = cr.tensor(np.zeros((2, 4, 3)))  # (N, C, T)
+    >>> round(cross_entropy(seq, np.array([[1, 2, 0], [3, 0, -100]])).item(), 4)
+    1.3863
     """
     who = "cross_entropy"
     x = _prediction(logits, who, "logits")
     _check_reduction(reduction, who)
     _check_smoothing(label_smoothing, who)
+    if x.ndim > 2:
+        return _sequence_cross_entropy(
+            x, target, weight, label_smoothing, reduction, ignore_index, class_axis
+        )
     if x.ndim != 2:
         raise ShapeError(f"{who}: logits must have shape (N, C), got {x.shape}")
     n, c = x.shape
@@ -186,6 +205,8 @@ def cross_entropy(
         raise ShapeError(f"{who}: cannot take the mean over an empty batch")
     w = _class_weight(weight, c, x.dtype, who)
     t = _array(target)
+    if t.shape == (n,) and t.dtype.kind in "iu" and (t == ignore_index).any():
+        return _ignoring(x, t, w, label_smoothing, reduction, ignore_index)
     if t.shape == (n,) and w is None and label_smoothing < 1:
         # The common case runs as one fused primitive (its gradient is softmax - q directly);
         # the primitive checks the class range itself, so it is not checked twice per batch.
@@ -211,6 +232,56 @@ def cross_entropy(
     if w is not None:
         coef = coef * w
     return _weighted_log_likelihood(F.log_softmax(x, axis=1), coef, denominator, reduction)
+
+
+def _ignoring(
+    x: Tensor, t: Any, w: Any, smoothing: float, reduction: str, ignore_index: int
+) -> Tensor:
+    """Cross-entropy of (N, C) logits whose targets include ``ignore_index``: a masked mean."""
+    keep = t != ignore_index
+    losses = cross_entropy(x, namespace(t).where(keep, t, 0), w, smoothing, "none")
+    weights = keep.astype(x.dtype)
+    if w is not None:
+        weights = weights * w[namespace(t).where(keep, t, 0)]
+    masked = losses * keep.astype(x.dtype)  # an ignored row gets exactly zero gradient
+    if reduction == "none":
+        return masked
+    total = masked.sum()
+    if reduction == "sum":
+        return total
+    denominator = float(weights.sum())
+    return total / denominator if denominator else total * float("nan")  # NaN, as PyTorch
+
+
+def _sequence_cross_entropy(
+    x: Tensor,
+    target: Any,
+    weight: Any,
+    smoothing: float,
+    reduction: str,
+    ignore_index: int,
+    class_axis: int,
+) -> Tensor:
+    """Cross-entropy of (N, C, T...) or (N, T..., C) logits: flattened to (N*T..., C) rows."""
+    who = "cross_entropy"
+    if class_axis not in (1, -1, x.ndim - 1):
+        raise ConfigError(f"{who}: class_axis must be 1 or -1, got {class_axis!r}")
+    if class_axis == 1:
+        x = F.transpose(x, (0, *range(2, x.ndim), 1))
+    outer, c = x.shape[:-1], x.shape[-1]
+    t = _array(target)
+    if t.shape == x.shape and t.dtype.kind == "f":
+        t = t.reshape(-1, c)
+    elif t.shape == outer:
+        t = t.reshape(-1)
+    else:
+        expected = (outer[0], c, *outer[1:]) if class_axis == 1 else x.shape
+        raise ShapeError(
+            f"{who}: target of shape {t.shape} does not match logits of shape {expected}; "
+            f"expected class indices of shape {outer}"
+        )
+    flat = cross_entropy(F.reshape(x, (-1, c)), t, weight, smoothing, reduction, ignore_index)
+    return F.reshape(flat, outer) if reduction == "none" else flat
 
 
 def nll_loss(log_probs: Any, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:

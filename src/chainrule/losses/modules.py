@@ -62,7 +62,7 @@ class _WeightedLoss(_Loss):
 
 
 class CrossEntropyLoss(_WeightedLoss):
-    """``cross_entropy`` as a Module: logits of shape (N, C), class indices or probabilities.
+    """``cross_entropy`` as a Module: logits (N, C) or (N, C, T), indices or probabilities.
 
     Examples
     --------
@@ -74,18 +74,35 @@ class CrossEntropyLoss(_WeightedLoss):
     """
 
     def __init__(
-        self, weight: Any = None, label_smoothing: float = 0.0, reduction: str = "mean"
+        self,
+        weight: Any = None,
+        label_smoothing: float = 0.0,
+        reduction: str = "mean",
+        ignore_index: int = -100,
+        class_axis: int = 1,
     ) -> None:
         super().__init__(weight, reduction)
         _check_smoothing(label_smoothing, "CrossEntropyLoss")
         self.label_smoothing = float(label_smoothing)
+        for name, value in (("ignore_index", ignore_index), ("class_axis", class_axis)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ConfigError(f"CrossEntropyLoss: {name} must be an int, got {value!r}")
+        self.ignore_index, self.class_axis = int(ignore_index), int(class_axis)
 
     def forward(self, logits: Any, target: Any) -> Tensor:
-        return cross_entropy(logits, target, self.weight, self.label_smoothing, self.reduction)
+        return cross_entropy(
+            logits, target, self.weight, self.label_smoothing, self.reduction,
+            self.ignore_index, self.class_axis,
+        )  # fmt: skip
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (JSON-safe) that rebuild this loss."""
-        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+        config = {**super().get_config(), "label_smoothing": self.label_smoothing}
+        if self.ignore_index != -100:  # the defaults are left out: older files stay identical
+            config["ignore_index"] = self.ignore_index
+        if self.class_axis != 1:
+            config["class_axis"] = self.class_axis
+        return config
 
 
 class NLLLoss(_WeightedLoss):

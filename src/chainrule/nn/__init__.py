@@ -13,16 +13,23 @@ from chainrule.nn import functional, init, registry
 from chainrule.nn.layers import (
     ELU,
     GELU,
+    GRU,
+    LSTM,
+    RNN,
     BatchNorm1d,
     Dropout,
+    Embedding,
     Flatten,
+    GRUCell,
     Identity,
     LeakyReLU,
     Linear,
     LogSoftmax,
+    LSTMCell,
     ModuleDict,
     ModuleList,
     ReLU,
+    RNNCell,
     Sequential,
     Sigmoid,
     Softmax,
@@ -32,6 +39,14 @@ from chainrule.nn.mlp import mlp
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Buffer, Parameter
 from chainrule.nn.registry import LAYERS, layer_from_spec, layer_to_spec, register_layer
+from chainrule.nn.sequence_models import (
+    SequenceTagger,
+    TextClassifier,
+    gradient_norms_through_time,
+    nearest_neighbours,
+    tagger,
+    text_classifier,
+)
 
 if TYPE_CHECKING:
     from chainrule.losses import (  # noqa: F401  (re-exported lazily below)
@@ -54,7 +69,10 @@ __all__ = [
     "Linear", "Sequential", "ModuleList", "ModuleDict", "Flatten", "Identity", "Dropout",
     "BatchNorm1d",
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "GELU", "Softmax", "LogSoftmax",
+    "Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
     "LAYERS", "register_layer", "layer_to_spec", "layer_from_spec", "mlp",
+    "text_classifier", "tagger", "TextClassifier", "SequenceTagger",
+    "gradient_norms_through_time", "nearest_neighbours",
     *_LOSSES,
 ]  # fmt: skip
 

@@ -1,5 +1,23 @@
 """The closed set of primitives, grouped by family; importing this package registers them all."""
 
-from chainrule.autodiff.ops import activation, elementwise, linalg, loss, reduce, shape
+from chainrule.autodiff.ops import (
+    activation,
+    elementwise,
+    embedding,
+    linalg,
+    loss,
+    recurrent,
+    reduce,
+    shape,
+)
 
-__all__ = ["activation", "elementwise", "linalg", "loss", "reduce", "shape"]
+__all__ = [
+    "activation",
+    "elementwise",
+    "embedding",
+    "linalg",
+    "loss",
+    "recurrent",
+    "reduce",
+    "shape",
+]
