@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.errors import ConfigError
-from chainrule.report.plots import PathLike, _has_positive, _new_figure, _plain, _save, _series
+from chainrule.report.figure import PathLike, as_series, has_positive, new_figure, plain, save_png
 
 __all__ = [
     "plot_gradient_through_time",
@@ -77,20 +77,20 @@ def plot_gradient_through_time(
     """
     if not isinstance(curves, Mapping) or not curves:
         raise ConfigError("curves must be a non-empty dict of name -> norms per time step")
-    series = {k: _series(v, f"curves[{k!r}]") for k, v in curves.items()}
-    figure = _new_figure(6.4, 3.8)
+    series = {k: as_series(v, f"curves[{k!r}]") for k, v in curves.items()}
+    figure = new_figure(6.4, 3.8)
     ax = figure.subplots()
     for name, values in series.items():
         back = np.arange(len(values))[::-1]  # steps before the last one
-        ax.plot(back, np.where(values > 0, values, np.nan), label=_plain(name), linewidth=1.5)
-    if _has_positive(*series.values()):
+        ax.plot(back, np.where(values > 0, values, np.nan), label=plain(name), linewidth=1.5)
+    if has_positive(*series.values()):
         ax.set_yscale("log")
     ax.set_xlabel("steps back from the last one")
     ax.set_ylabel("||d loss / d x_t||")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
-    return _save(figure, path, dpi)
+    return save_png(figure, path, dpi)
 
 
 def plot_embedding_neighbours(
@@ -111,17 +111,17 @@ def plot_embedding_neighbours(
     words = list(neighbours)
     cols = min(len(words), 4)
     rows = -(-len(words) // cols)
-    figure = _new_figure(3.0 * cols, 0.4 + 2.2 * rows)
+    figure = new_figure(3.0 * cols, 0.4 + 2.2 * rows)
     axes = figure.subplots(rows, cols, squeeze=False)
     for ax in axes.ravel()[len(words) :]:
         ax.set_axis_off()
     for ax, word in zip(axes.ravel(), words):
         pairs = list(neighbours[word])
-        names = [_plain(t) for t, _ in pairs][::-1]
+        names = [plain(t) for t, _ in pairs][::-1]
         sims = [float(s) for _, s in pairs][::-1]
         ax.barh(np.arange(len(pairs)), sims, color="tab:blue")
         ax.set_yticks(np.arange(len(pairs)), labels=names, fontsize="small")
         ax.set_xlim(min(0.0, *sims) if sims else 0.0, 1.0)
-        ax.set_title(_plain(word), fontsize="medium")
+        ax.set_title(plain(word), fontsize="medium")
         ax.set_xlabel("cosine similarity", fontsize="small")
-    return _save(figure, path, dpi)
+    return save_png(figure, path, dpi)
