@@ -9,7 +9,7 @@ import numpy as np
 
 from chainrule.errors import ConfigError
 
-__all__ = ["check_number", "check_int", "check_bool", "is_real"]
+__all__ = ["check_number", "check_int", "check_positive_int", "check_bool", "is_real"]
 
 
 def is_real(value: Any) -> bool:
@@ -59,3 +59,10 @@ def check_bool(owner: str, name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise ConfigError(f"{owner}: {name} must be True or False, got {value!r}")
     return bool(value)
+
+
+def check_positive_int(value: Any, what: str) -> int:
+    """Return ``value`` as an int, or raise ConfigError when it is not a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)

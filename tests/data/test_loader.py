@@ -168,7 +168,10 @@ def test_preserves_dtypes_and_trailing_shapes():
         ({"batch_size": -3}, r"batch_size must be >= 1, got -3"),
         ({"batch_size": 2.5}, r"batch_size must be an int >= 1, got 2\.5"),
         ({"batch_size": True}, r"batch_size must be an int >= 1, got True"),
-        ({"seed": "abc"}, r"seed must be an int, a numpy\.random\.Generator or None"),
+        (
+            {"seed": "abc"},
+            r"seed must be a numpy\.random\.Generator, a non-negative int",
+        ),
     ],
 )
 def test_loader_bad_options(kwargs, match):

@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.data.transforms import _same_length, as_generator
+from chainrule.data.transforms import _same_length
 from chainrule.errors import ConfigError
+from chainrule.rng import as_generator
 
 __all__ = ["ArrayDataset", "DataLoader"]
 
@@ -124,7 +125,7 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.copy = bool(copy)
         self.merge_single = bool(merge_single)
-        self._rng = as_generator(seed, "DataLoader")
+        self._rng = as_generator(seed, "DataLoader", "seed")
 
     @property
     def merges_last(self) -> bool:

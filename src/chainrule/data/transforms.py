@@ -7,20 +7,9 @@ from typing import Any
 import numpy as np
 
 from chainrule.errors import ConfigError, DtypeError, FormatError, ShapeError
+from chainrule.rng import as_generator
 
-__all__ = ["train_val_split", "standardize", "one_hot", "as_generator"]
-
-
-def as_generator(seed: int | np.random.Generator | None, who: str) -> np.random.Generator:
-    """A Generator from an int seed, an existing Generator (used as is) or None (fresh entropy)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-        return np.random.default_rng(seed)
-    raise ConfigError(
-        f"{who}: seed must be an int, a numpy.random.Generator or None, got "
-        f"{type(seed).__name__} {seed!r}"
-    )
+__all__ = ["train_val_split", "standardize", "one_hot"]
 
 
 def _same_length(arrays: tuple[Any, ...], who: str) -> list[np.ndarray]:
@@ -97,7 +86,7 @@ def train_val_split(
             f"train_val_split: val_fraction must be in (0, 1), got {val_fraction!r}; "
             "for example 0.1 keeps a tenth for validation"
         )
-    rng = as_generator(seed, "train_val_split")
+    rng = as_generator(seed, "train_val_split", "seed")
     n = arrs[0].shape[0]
     n_val = int(np.floor(n * float(val_fraction) + 0.5))  # half up, not Python's half-even
     if not 1 <= n_val <= n - 1:

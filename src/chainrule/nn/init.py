@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.errors import ConfigError, ShapeError
+from chainrule.rng import RNG, as_generator  # noqa: F401  (re-exported)
 
 __all__ = [
     "as_generator",
@@ -43,29 +44,7 @@ __all__ = [
     "get_initializer",
 ]
 
-RNG = np.random.Generator | int | None
 Shape = int | Sequence[int]
-
-
-def as_generator(rng: RNG) -> np.random.Generator:
-    """Turn ``rng`` into a Generator: a Generator is used as is, an int seeds a new one.
-
-    Examples
-    --------
-    >>> from chainrule.nn.init import as_generator
-    >>> float(as_generator(0).random()) == float(as_generator(0).random())
-    True
-    """
-    if rng is None:
-        return np.random.default_rng()
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
-        return np.random.default_rng(int(rng))
-    raise ConfigError(
-        f"rng must be a numpy.random.Generator, a non-negative int seed or None, got {rng!r}; "
-        "for example rng=np.random.default_rng(0) or rng=0"
-    )
 
 
 def _shape(shape: Shape) -> tuple[int, ...]:

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from chainrule.errors import ConfigError
-from chainrule.nn.init import as_generator
 from chainrule.nn.layers import BatchNorm1d, Dropout, Linear, Sequential
 from chainrule.nn.module import Module
 from chainrule.nn.registry import ACTIVATIONS
+from chainrule.rng import as_generator
 
 __all__ = ["mlp", "ACTIVATIONS"]
 

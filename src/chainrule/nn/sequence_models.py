@@ -21,10 +21,11 @@ from chainrule.errors import ConfigError, ShapeError
 from chainrule.nn import init as nn_init
 from chainrule.nn.layers.dropout import Dropout
 from chainrule.nn.layers.embedding import Embedding
-from chainrule.nn.layers.linear import Linear, check_positive_int
+from chainrule.nn.layers.linear import Linear
 from chainrule.nn.layers.recurrent import GRU, LSTM, RNN, _RecurrentBase
 from chainrule.nn.module import Module
 from chainrule.nn.registry import register_layer
+from chainrule.validation import check_positive_int
 
 __all__ = [
     "TextClassifier", "SequenceTagger", "text_classifier", "tagger", "ARCHITECTURES",

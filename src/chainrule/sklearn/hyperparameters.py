@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.utils.validation import check_array
 
 from chainrule.errors import ConfigError
-from chainrule.nn.init import as_generator
+from chainrule.rng import as_generator
 from chainrule.validation import is_real
 
 __all__ = ["LR_SCHEDULES"]

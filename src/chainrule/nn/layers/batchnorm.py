@@ -9,10 +9,11 @@ import numpy as np
 from chainrule.autodiff.backend import namespace
 from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError, ShapeError
-from chainrule.nn.layers.linear import check_positive_int, layer_input
+from chainrule.nn.layers.inputs import layer_input
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Buffer, Parameter
 from chainrule.nn.registry import register_layer
+from chainrule.validation import check_positive_int
 
 __all__ = ["BatchNorm1d"]
 

@@ -10,10 +10,10 @@ from chainrule.autodiff.ops.embedding import EmbeddingLookup
 from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError
 from chainrule.nn import init as nn_init
-from chainrule.nn.layers.linear import check_positive_int
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.registry import register_layer
+from chainrule.validation import check_positive_int
 
 __all__ = ["Embedding"]
 

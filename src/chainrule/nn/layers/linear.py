@@ -1,4 +1,4 @@
-"""Linear (fully connected) layer, and the input check every layer shares."""
+"""Linear (fully connected) layer."""
 
 from __future__ import annotations
 
@@ -7,41 +7,16 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff import functions as F
-from chainrule.autodiff.tensor import Tensor, as_array
-from chainrule.errors import ConfigError, DtypeError, ShapeError
+from chainrule.autodiff.tensor import Tensor
+from chainrule.errors import ConfigError, ShapeError
 from chainrule.nn import init as nn_init
+from chainrule.nn.layers.inputs import layer_input
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.registry import register_layer
+from chainrule.validation import check_positive_int
 
 __all__ = ["Linear", "layer_input", "check_positive_int"]
-
-
-def check_positive_int(value: Any, what: str) -> int:
-    """Return ``value`` as an int, or raise ConfigError when it is not a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{what} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def layer_input(x: Any, dtype: Any, layer: str) -> Tensor:
-    """``x`` as a tensor of the layer's dtype.
-
-    Inputs that carry no gradient (arrays, lists, data tensors) are cast, so float64 or uint8
-    data can feed a float32 model. An input that requires grad is never cast (a cast would cut
-    it from the graph): a dtype mismatch there raises DtypeError naming both dtypes.
-    """
-    if isinstance(x, Tensor):
-        if x.dtype == dtype:
-            return x
-        if x.requires_grad:
-            raise DtypeError(
-                f"{layer} has {np.dtype(dtype)} parameters but got a {x.dtype} input that "
-                f"requires grad; convert the model with .astype(np.{x.dtype}) or build the "
-                f"input in {np.dtype(dtype)}"
-            )
-        return Tensor(x.data.astype(dtype))
-    return Tensor(as_array(x, dtype=dtype))
 
 
 @register_layer

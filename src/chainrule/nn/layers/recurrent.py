@@ -17,10 +17,11 @@ from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError, ShapeError
 from chainrule.nn import init as nn_init
 from chainrule.nn.layers.dropout import Dropout
-from chainrule.nn.layers.linear import check_positive_int, layer_input
+from chainrule.nn.layers.inputs import layer_input
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.registry import register_layer
+from chainrule.validation import check_positive_int
 
 __all__ = ["RNN", "LSTM", "GRU", "lengths_from_mask"]
 

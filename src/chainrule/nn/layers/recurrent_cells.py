@@ -15,10 +15,11 @@ from chainrule.autodiff.ops.recurrent import GRUSequence, LSTMSequence, RNNSeque
 from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError, ShapeError
 from chainrule.nn import init as nn_init
-from chainrule.nn.layers.linear import check_positive_int, layer_input
+from chainrule.nn.layers.inputs import layer_input
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.registry import register_layer
+from chainrule.validation import check_positive_int
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell"]
 
