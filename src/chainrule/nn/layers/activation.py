@@ -6,7 +6,7 @@ from typing import Any
 
 from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError
-from chainrule.nn import activations as A
+from chainrule.nn.functional import activations as A
 from chainrule.nn.module import Module
 from chainrule.nn.registry import register_layer
 

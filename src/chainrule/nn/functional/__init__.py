@@ -1,11 +1,15 @@
-"""Functional forms: activations (composed from primitives) and, loaded on first use, losses."""
+"""Functional forms: `F.relu(x)`, `F.cross_entropy(logits, y)`, ... one namespace, as in PyTorch.
+
+Activations live in `activations.py` here (composed from the primitives in
+`autodiff/ops/activation.py`); the losses are loaded from `chainrule.losses` on first use.
+"""
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from chainrule.nn.activations import (
+from chainrule.nn.functional.activations import (
     elu,
     erf,
     gelu,
