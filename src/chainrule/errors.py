@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "ChainruleError",
     "ShapeError",
+    "TensorIndexError",
     "DtypeError",
     "GradientError",
     "AnomalyError",
@@ -20,6 +21,10 @@ class ChainruleError(Exception):
 
 class ShapeError(ChainruleError, ValueError):
     """Arrays whose shapes do not fit the operation or layer they were given to."""
+
+
+class TensorIndexError(ShapeError, IndexError):
+    """An index out of range for a tensor: an IndexError, so Python's idioms see it as one."""
 
 
 class DtypeError(ChainruleError, TypeError):

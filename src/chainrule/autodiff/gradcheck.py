@@ -37,11 +37,12 @@ def gradcheck(
 ) -> bool:
     """Check the backward pass of ``fn`` against central differences.
 
-    For an output of any shape, ``fn``'s vector-Jacobian product is checked in a fixed random
-    output direction ``v``: the analytic gradient of ``sum(v * fn(*inputs))`` against
-    ``(f(x + eps) - f(x - eps)) / (2 eps)`` for every element of every input that requires a
-    gradient. ``fast_mode`` checks one random input direction per input instead of every
-    element (one pair of evaluations per input), for large inputs.
+    A scalar output's gradient is checked as it is. For an output of any other shape, ``fn``'s
+    vector-Jacobian product is checked in a fixed random output direction ``v``: the analytic
+    gradient of ``sum(v * fn(*inputs))`` against ``(f(x + eps) - f(x - eps)) / (2 eps)`` for
+    every element of every input that requires a gradient. ``fast_mode`` checks one random
+    input direction per input instead of every element (one pair of evaluations per input),
+    for large inputs.
 
     Parameters
     ----------
@@ -86,7 +87,9 @@ def gradcheck(
     out = fn(*inputs)
     if not isinstance(out, Tensor):
         raise GradientError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-    cotangent = rng.standard_normal(out.shape)
+    # A scalar output is checked as it is (so a mismatch reports its true derivatives); any
+    # other output along a fixed random direction.
+    cotangent = np.ones(out.shape) if out.size == 1 else rng.standard_normal(out.shape)
     if not out.requires_grad:
         raise GradientError("gradcheck: the output does not depend on any input that requires grad")
     out.backward(cotangent.astype(out.dtype))

@@ -13,6 +13,7 @@ import numpy as np
 
 from chainrule.autodiff import engine
 from chainrule.autodiff.backend import is_array
+from chainrule.autodiff.protocols import TensorProtocols
 from chainrule.autodiff.registry import REGISTRY as _OPS
 from chainrule.errors import ConfigError, DtypeError, GradientError, ShapeError
 
@@ -54,7 +55,7 @@ def _check_differentiable(array: Any) -> None:
         )
 
 
-class Tensor:
+class Tensor(TensorProtocols):
     """An array with an optional gradient and a record of the operation that made it.
 
     Parameters

@@ -107,13 +107,14 @@ class DataLoader:
     ) -> None:
         if isinstance(dataset_or_arrays, ArrayDataset):
             self.dataset = dataset_or_arrays
-        elif isinstance(dataset_or_arrays, np.ndarray):
-            self.dataset = ArrayDataset(dataset_or_arrays)
+        elif isinstance(dataset_or_arrays, np.ndarray) or hasattr(dataset_or_arrays, "__array__"):
+            self.dataset = ArrayDataset(np.asarray(dataset_or_arrays))  # a Tensor's data, shared
         elif isinstance(dataset_or_arrays, (tuple, list)):
             self.dataset = ArrayDataset(*dataset_or_arrays)
         else:
             raise ConfigError(
-                "DataLoader: expected an ArrayDataset, a NumPy array or a tuple of arrays, got "
+                "DataLoader: expected an ArrayDataset, a NumPy array or a tuple of arrays (or "
+                "tensors), got "
                 f"{type(dataset_or_arrays).__name__}. Hint: DataLoader((x, y), batch_size=32)"
             )
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):

@@ -6,7 +6,7 @@ from typing import Any
 
 from chainrule.autodiff.backend import namespace
 from chainrule.autodiff.primitive import Primitive
-from chainrule.errors import ShapeError
+from chainrule.errors import ShapeError, TensorIndexError
 
 
 class Reshape(Primitive):
@@ -78,7 +78,7 @@ class GetItem(Primitive):
         try:
             return a[index]
         except IndexError as err:
-            raise ShapeError(f"getitem: {err} (tensor of shape {a.shape})") from None
+            raise TensorIndexError(f"getitem: {err} (tensor of shape {a.shape})") from None
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         xp = namespace(g)
