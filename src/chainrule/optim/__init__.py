@@ -1,9 +1,11 @@
 """Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad) and learning-rate schedules."""
 
+from chainrule.optim import lr_scheduler
 from chainrule.optim.adagrad import Adagrad
 from chainrule.optim.adam import Adam, AdamW
 from chainrule.optim.factory import OPTIMIZERS, create, optimizer_classes
 from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.param_groups import weight_decay_groups
 from chainrule.optim.rmsprop import RMSprop
 from chainrule.optim.schedules import (
     CosineLR,
@@ -41,4 +43,6 @@ __all__ = [
     "create",
     "OPTIMIZERS",
     "optimizer_classes",
+    "weight_decay_groups",
+    "lr_scheduler",
 ]

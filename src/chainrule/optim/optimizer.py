@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -10,56 +10,11 @@ import numpy as np
 from chainrule.autodiff.backend import namespace, to_numpy
 from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError, ShapeError
+from chainrule.optim.param_groups import collect_params as _collect
+from chainrule.optim.param_groups import group_specs
 from chainrule.validation import check_int, check_number
 
 __all__ = ["Optimizer"]
-
-
-def _collect(params: Any, owner: str) -> tuple[list[Tensor], list[str | None]]:
-    """The trainable tensors of ``params`` (tensors, (name, tensor) pairs or a Module), in order."""
-    if isinstance(params, Tensor):
-        raise ConfigError(
-            f"{owner}: params must be an iterable of tensors, got a single Tensor; "
-            "hint: pass model.parameters() or a list such as [w]"
-        )
-    if hasattr(params, "named_parameters") and callable(params.named_parameters):
-        params = params.named_parameters()  # a Module: keep the names
-    if not isinstance(params, Iterable):
-        raise ConfigError(
-            f"{owner}: params must be an iterable of tensors or (name, tensor) pairs, got "
-            f"{type(params).__name__}; hint: pass model.parameters()"
-        )
-    tensors: list[Tensor] = []
-    names: list[str | None] = []
-    seen: set[int] = set()
-    for position, item in enumerate(params):
-        if isinstance(item, Tensor):
-            name, tensor = None, item
-        elif (
-            isinstance(item, tuple)
-            and len(item) == 2
-            and isinstance(item[0], str)
-            and isinstance(item[1], Tensor)
-        ):
-            name, tensor = item
-        else:
-            raise ConfigError(
-                f"{owner}: params[{position}] is a {type(item).__name__}; expected a Tensor or "
-                "a (name, Tensor) pair, as from model.parameters() or model.named_parameters()"
-            )
-        if not tensor.requires_grad:
-            continue  # frozen tensors are not trained
-        if id(tensor) in seen:
-            continue  # a shared (tied) tensor is trained once, under its first name
-        seen.add(id(tensor))
-        tensors.append(tensor)
-        names.append(name)
-    if not tensors:
-        raise ConfigError(
-            f"{owner}: got no tensors with requires_grad=True to optimize; "
-            "hint: check that the model has parameters and they are not all frozen"
-        )
-    return tensors, names
 
 
 class Optimizer:
@@ -118,10 +73,33 @@ class Optimizer:
 
     def __init__(self, params: Any, **hyperparameters: Any) -> None:
         owner = type(self).__name__
-        self.params, self.param_names = _collect(params, owner)
         # A new optimizer needs lr > 0; a loaded or scheduled one may sit at 0 (see the setter).
         check_number(owner, "lr", hyperparameters.get("lr"), 0.0, low_open=True)
         self._apply_hyperparameters(self._validate(hyperparameters))
+        self._initial_lr = self._lr
+        self.params: list[Tensor] = []
+        self.param_names: list[str | None] = []
+        #: PyTorch's view: ``[{"params": [tensors], "lr": ..., ...}]``, one dict per group.
+        self.param_groups: list[dict[str, Any]] = []
+        self._group_indices: list[list[int]] = []
+        seen: set[int] = set()
+        for number, (group_params, overrides) in enumerate(
+            group_specs(params, owner, self.hyperparameter_names)
+        ):
+            where = owner if not overrides and number == 0 else f"{owner} param group {number}"
+            if "lr" in overrides:
+                check_number(where, "lr", overrides["lr"], 0.0, low_open=True)
+            hp = self._validate({**hyperparameters, **overrides})
+            tensors, names = _collect(group_params, where)
+            twice = [n or str(i) for i, (t, n) in enumerate(zip(tensors, names)) if id(t) in seen]
+            if twice:
+                raise ConfigError(f"{where}: parameters {twice} are already in an earlier group")
+            seen.update(id(t) for t in tensors)
+            start = len(self.params)
+            self.params += tensors
+            self.param_names += names
+            self._group_indices.append(list(range(start, len(self.params))))
+            self.param_groups.append({"params": tensors, **hp, "initial_lr": hp["lr"]})
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
         self._scratch: list[Any] = [None] * len(self.params)
         self.step_count = 0
@@ -138,13 +116,18 @@ class Optimizer:
 
     @property
     def lr(self) -> float:
-        """The learning rate used by the next ``step()``."""
-        return self._lr
+        """The learning rate used by the next ``step()`` (the first group's, with groups)."""
+        groups = getattr(self, "param_groups", None)
+        return float(groups[0]["lr"]) if groups and len(groups) == 1 else self._lr
 
     @lr.setter
     def lr(self, value: Any) -> None:
         # Zero is allowed here (a schedule may end at min_lr=0), not at construction.
         self._lr = check_number(type(self).__name__, "lr", value, 0.0)
+        # Every group keeps its ratio to the base rate (a schedule scales them all alike).
+        for group in getattr(self, "param_groups", ()):
+            ratio = group["initial_lr"] / self._initial_lr
+            group["lr"] = self._lr if ratio == 1.0 else ratio * self._lr
 
     def hyperparameters(self) -> dict[str, Any]:
         """The hyperparameters as a JSON-safe dict (tuples become lists)."""
@@ -172,18 +155,31 @@ class Optimizer:
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place, then count the step."""
-        states = self.state
-        for index, p in enumerate(self.params):
-            g = p.grad
-            if g is None:
-                continue
-            w = p.data
-            if g.shape != w.shape:
-                raise ShapeError(
-                    f"{type(self).__name__}.step(): parameter {self._label(index)} has shape "
-                    f"{w.shape} but its gradient has shape {g.shape}"
-                )
-            self._update(index, w, g, states[index])
+        states, params = self.state, self.params
+        base = {name: getattr(self, name) for name in self.hyperparameter_names[1:]}
+        base_lr = self._lr
+        try:
+            for group, indices in zip(self.param_groups, self._group_indices):
+                self._lr = group["lr"]  # the group's settings, seen by _update as attributes
+                for name in base:
+                    setattr(self, name, group[name])
+                for index in indices:
+                    p = params[index]
+                    g = p.grad
+                    if g is None:
+                        continue
+                    w = p.data
+                    if g.shape != w.shape:
+                        raise ShapeError(
+                            f"{type(self).__name__}.step(): parameter {self._label(index)} has "
+                            f"shape {w.shape} but its gradient has shape {g.shape}"
+                        )
+                    self._update(index, w, g, states[index])
+        finally:
+            if len(self.param_groups) > 1:  # the attributes show the defaults again
+                self._lr = base_lr
+                for name, value in base.items():
+                    setattr(self, name, value)
         self.step_count += 1
 
     def zero_grad(self) -> None:
@@ -212,13 +208,23 @@ class Optimizer:
                     arrays[f"{index}.{name}"] = np.array([value], dtype=np.int64)
                 else:
                     arrays[f"{index}.{name}"] = np.array(to_numpy(value), copy=True)
-        return {
+        out = {
             "type": type(self).__name__,
             "hyperparameters": self.hyperparameters(),
             "step": self.step_count,
             "param_names": list(self.param_names),
             "state": arrays,
         }
+        if len(self.param_groups) > 1:  # JSON-safe: which parameters, and their settings
+            out["param_groups"] = [
+                {
+                    "indices": indices,
+                    **{k: list(v) if isinstance(v, tuple) else v for k, v in group.items()
+                       if k != "params"},
+                }
+                for group, indices in zip(self.param_groups, self._group_indices)
+            ]  # fmt: skip
+        return out
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore what ``state_dict()`` returned; nothing changes unless all of it is valid.
@@ -248,10 +254,43 @@ class Optimizer:
         hp = self._validate(hp)
         step = check_int(owner, "step", state_dict["step"])
         self._check_names(owner, state_dict.get("param_names"))
-        new_state = self._parse_state(owner, state_dict["state"], self._state_names(hp))
+        groups = self._parse_groups(owner, state_dict.get("param_groups"), hp)
+        names_of: list[tuple[str, ...]] = [()] * len(self.params)
+        for settings, indices in zip(groups, self._group_indices):
+            for index in indices:
+                names_of[index] = self._state_names(settings)
+        new_state = self._parse_state(owner, state_dict["state"], names_of)
         self._apply_hyperparameters(hp)
+        for group, settings in zip(self.param_groups, groups):
+            group.update(settings)
         self.step_count = step
         self.state = new_state
+
+    def _parse_groups(self, owner: str, saved: Any, hp: dict[str, Any]) -> list[dict[str, Any]]:
+        """Each group's settings from a state: the saved ones, or the defaults for one group."""
+        if saved is None:
+            if len(self.param_groups) > 1:
+                raise ConfigError(
+                    f"{owner}: the state has no parameter groups but this optimizer has "
+                    f"{len(self.param_groups)}; hint: build it with the same groups"
+                )
+            return [{**hp, "initial_lr": self.param_groups[0]["initial_lr"]}]
+        if not isinstance(saved, list) or len(saved) != len(self.param_groups):
+            raise ConfigError(
+                f"{owner}: the state describes {saved!r} parameter groups, this optimizer has "
+                f"{len(self.param_groups)}; hint: build it with the same groups"
+            )
+        out = []
+        for number, (entry, indices) in enumerate(zip(saved, self._group_indices)):
+            if not isinstance(entry, Mapping) or entry.get("indices") != indices:
+                raise ConfigError(
+                    f"{owner}: parameter group {number} of the state holds other parameters "
+                    f"than this optimizer's ({indices})"
+                )
+            settings = self._validate({k: entry.get(k) for k in self.hyperparameter_names})
+            initial = check_number(owner, "initial_lr", entry.get("initial_lr"), 0.0)
+            out.append({**settings, "initial_lr": initial})
+        return out
 
     def _check_names(self, owner: str, names: Any) -> None:
         """Parameter names saved in the state must match ours where both sides have them."""
@@ -270,18 +309,19 @@ class Optimizer:
                 )
 
     def _parse_state(
-        self, owner: str, arrays: Mapping[str, Any], names: tuple[str, ...]
+        self, owner: str, arrays: Mapping[str, Any], names_of: list[tuple[str, ...]]
     ) -> list[dict[str, Any]]:
         """Check state arrays (keys, completeness, shapes) and copy them into the params' dtype."""
         new_state: list[dict[str, Any]] = [{} for _ in self.params]
         for key, value in arrays.items():
             index_text, _, name = str(key).partition(".")
-            if not index_text.isdigit() or name not in names:
+            index = int(index_text) if index_text.isdigit() else -1
+            names = names_of[index] if 0 <= index < len(names_of) else names_of[0]
+            if index < 0 or name not in names:
                 raise ConfigError(
                     f"{owner}: unexpected state key {key!r}; expected '<index>.<name>' with a "
                     f"name in {list(names)}"
                 )
-            index = int(index_text)
             if index >= len(self.params):
                 raise ConfigError(
                     f"{owner}: state key {key!r} refers to parameter {index}, but there are "
@@ -308,10 +348,10 @@ class Optimizer:
                 )
             new_state[index][name] = namespace(w).asarray(np.array(array, dtype=w.dtype))
         for index, entry in enumerate(new_state):
-            if entry and set(entry) != set(names):
+            if entry and set(entry) != set(names_of[index]):
                 raise ConfigError(
                     f"{owner}: parameter {self._label(index)} has state {sorted(entry)}, "
-                    f"expected all of {sorted(names)}"
+                    f"expected all of {sorted(names_of[index])}"
                 )
         return new_state
 

@@ -61,9 +61,13 @@ def _config(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, bool]:
 def _optimizer(config: TrainConfig, model: Any) -> Any:
     from chainrule import optim
 
+    # Weight decay shrinks weight matrices only: biases and batch-norm scales are left alone.
+    params = model.named_parameters()
+    if config.weight_decay:
+        params = optim.weight_decay_groups(params)
     return optim.create(
         config.optimizer,
-        model.named_parameters(),
+        params,
         lr=config.learning_rate,
         momentum=config.momentum or 0.0,
         nesterov=config.nesterov,
