@@ -1,4 +1,5 @@
-"""Functional forms: activations (composed from primitives) and, loaded on first use, losses."""
+"""Functional forms: activations, convolution, pooling and batch normalization (from
+``conv_functional``) and, loaded on first use, losses."""
 
 from __future__ import annotations
 
@@ -15,6 +16,17 @@ from chainrule.nn.activations import (
     sigmoid,
     softmax,
     tanh,
+)
+from chainrule.nn.conv_functional import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    batch_norm,
+    conv1d,
+    conv2d,
+    max_pool1d,
+    max_pool2d,
 )
 
 if TYPE_CHECKING:
@@ -37,6 +49,8 @@ _LOSSES = (
 
 __all__ = [
     "relu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "elu", "gelu", "erf",
+    "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "batch_norm",
     *_LOSSES,
 ]  # fmt: skip
 
