@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.backend import namespace
-from chainrule.autodiff.ops.conv import (
+from chainrule.autodiff.primitive import Primitive
+from chainrule.autodiff.windows import (
     Pair,
     check_window,
     give_back,
@@ -21,7 +22,6 @@ from chainrule.autodiff.ops.conv import (
     padded_channels_first,
     scratch,
 )
-from chainrule.autodiff.primitive import Primitive
 from chainrule.errors import DtypeError, ShapeError
 
 __all__ = ["MaxPool2d", "AvgPool2d"]
