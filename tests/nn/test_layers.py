@@ -407,6 +407,13 @@ def every_layer() -> list[nn.Module]:
         nn.LSTM(3, 4, 2, batch_first=True, dropout=0.5), nn.GRU(3, 4, bias=False),
         nn.RNNCell(3, 4, nonlinearity="relu"), nn.LSTMCell(3, 4), nn.GRUCell(3, 4, bias=False),
         nn.text_classifier(20, 4, 5, arch="gru", pooling="max"), nn.tagger(20, 3, 4, 5),
+        # the convolutional family (branch conv)
+        nn.Conv2d(4, 6, (3, 2), stride=2, padding=1, dilation=(1, 2), groups=2, bias=False),
+        nn.Conv2d(1, 8, 4, padding="same"), nn.Conv1d(3, 6, 5, stride=2, padding="valid"),
+        nn.MaxPool2d(3, stride=2, padding=1, dilation=2), nn.MaxPool1d(2),
+        nn.AvgPool2d((2, 3), count_include_pad=False), nn.AvgPool1d(3, stride=1, padding=1),
+        nn.AdaptiveAvgPool2d(1), nn.AdaptiveAvgPool1d(4),
+        nn.BatchNorm2d(6, momentum=0.2), nn.Dropout2d(0.3),
     ]  # fmt: skip
 
 

@@ -91,9 +91,9 @@ def test_dead_relus_are_measured_and_flagged() -> None:
     assert [str(w.message) for w in record] == [
         "vanishing gradients in layers '0' (norm 0), '2' (norm 0): gradient norm below 1e-07; "
         "hint: use ReLU activations, He/Xavier initialisation or batch normalisation",
-        "dead ReLUs in layer '1' (100% dead): units that output 0 for every sample of the "
-        "batch (flagged above 90%); hint: lower the learning rate, start biases at 0 or use "
-        "LeakyReLU",
+        "dead ReLUs in layer '1' (100% dead): units (channels, after a conv) that output 0 for "
+        "every sample of the batch (flagged above 90%); hint: lower the learning rate, start "
+        "biases at 0 or use LeakyReLU",
     ]
     assert history.diagnostics["dead_fraction"] == {"1": [1.0, 1.0, 1.0]}
     assert history.diagnostics["grad_norm"]["0"] == [0.0, 0.0, 0.0]

@@ -1,4 +1,5 @@
-"""Gradient-health diagnostics: per-layer gradient norms, update/weight ratios and dead ReLUs.
+"""Gradient-health diagnostics: per-layer gradient norms, update/weight ratios and dead ReLUs
+(dead channels after convolutions).
 
 Measured once per epoch, on one batch (the last full-size batch of the epoch), so the cost is
 one copy of the weights, a few norms and one comparison per ReLU output, whatever the size of
@@ -64,11 +65,13 @@ class GradientHealth:
     """Measure and judge the gradient health of a model, one batch per epoch.
 
     For each layer that owns a ``weight`` Parameter (named by its dotted module name, the root
-    module by its class name) it records the norm of the weight's gradient (before any
-    clipping) and the update-to-weight ratio ``||w_after - w_before|| / ||w_before||`` of the
-    optimizer step (healthy training sits near 1e-3). For every ``ReLU`` module it records the
-    fraction of dead units: output positions that are 0 for *every* sample of the measured
-    batch. All three are measured on the last full-size batch of the epoch (a ragged last
+    module by its class name; convolutions included) it records the norm of the weight's
+    gradient (before any clipping) and the update-to-weight ratio
+    ``||w_after - w_before|| / ||w_before||`` of the optimizer step (healthy training sits near
+    1e-3). For every ``ReLU`` module it records the fraction of dead units: output positions
+    that are 0 for *every* sample of the measured batch; after a convolution (outputs
+    ``(N, C, ...)``) the units are the channels, dead when 0 at every position of every sample.
+    All three are measured on the last full-size batch of the epoch (a ragged last
     batch of a few samples would make live units look dead). ReLUs applied as functions
     inside a custom module's ``forward`` are not seen; use the ``nn.ReLU`` module.
 
@@ -177,7 +180,12 @@ class GradientHealth:
 
         def watch(module: Module, inputs: Any, out: Any) -> None:
             data = out.data if isinstance(out, Tensor) else np.asarray(out)
-            if data.ndim >= 1 and data.shape[0] > 0:
+            if data.ndim >= 3 and data.shape[0] > 0:
+                # feature maps (N, C, ...): a channel's filter is dead when it fires nowhere
+                nonzero = data != 0
+                alive = nonzero.any(axis=(0, *range(2, data.ndim)))
+                self.dead_fraction[name] = float(1.0 - alive.mean()) if alive.size else 0.0
+            elif data.ndim >= 1 and data.shape[0] > 0:
                 units = data.reshape(data.shape[0], -1)
                 alive = (units != 0).any(axis=0)
                 self.dead_fraction[name] = float(1.0 - alive.mean()) if alive.size else 0.0
@@ -254,9 +262,9 @@ class GradientHealth:
                 )
         if dead:
             messages.append(
-                f"dead ReLUs in {_layers(dead, '{:.0%} dead')}: units that output 0 for every "
-                f"sample of the batch (flagged above {self.dead:.0%}); hint: lower the learning "
-                "rate, start biases at 0 or use LeakyReLU"
+                f"dead ReLUs in {_layers(dead, '{:.0%} dead')}: units (channels, after a conv) "
+                f"that output 0 for every sample of the batch (flagged above {self.dead:.0%}); "
+                "hint: lower the learning rate, start biases at 0 or use LeakyReLU"
             )
         return messages
 

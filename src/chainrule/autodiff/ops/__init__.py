@@ -2,10 +2,12 @@
 
 from chainrule.autodiff.ops import (
     activation,
+    conv,
     elementwise,
     embedding,
     linalg,
     loss,
+    pool,
     recurrent,
     reduce,
     shape,
@@ -13,10 +15,12 @@ from chainrule.autodiff.ops import (
 
 __all__ = [
     "activation",
+    "conv",
     "elementwise",
     "embedding",
     "linalg",
     "loss",
+    "pool",
     "recurrent",
     "reduce",
     "shape",

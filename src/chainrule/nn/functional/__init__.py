@@ -1,7 +1,8 @@
-"""Functional forms: `F.relu(x)`, `F.cross_entropy(logits, y)`, ... one namespace, as in PyTorch.
+"""Functional forms: `F.relu(x)`, `F.conv2d(x, w)`, `F.cross_entropy(logits, y)`, ... one namespace.
 
 Activations live in `activations.py` here (composed from the primitives in
-`autodiff/ops/activation.py`); the losses are loaded from `chainrule.losses` on first use.
+`autodiff/ops/activation.py`); convolution, pooling and batch normalization come from
+`nn.conv_functional`; the losses are loaded from `chainrule.losses` on first use.
 """
 
 from __future__ import annotations
@@ -9,6 +10,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from chainrule.nn.conv_functional import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    batch_norm,
+    conv1d,
+    conv2d,
+    max_pool1d,
+    max_pool2d,
+)
 from chainrule.nn.functional.activations import (
     elu,
     erf,
@@ -41,6 +53,8 @@ _LOSSES = (
 
 __all__ = [
     "relu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "elu", "gelu", "erf",
+    "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "batch_norm",
     *_LOSSES,
 ]  # fmt: skip
 

@@ -6,16 +6,16 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autodiff.backend import namespace
 from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError, ShapeError
+from chainrule.nn.conv_functional import batch_norm
 from chainrule.nn.layers.inputs import layer_input
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Buffer, Parameter
 from chainrule.nn.registry import register_layer
 from chainrule.validation import check_positive_int
 
-__all__ = ["BatchNorm1d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d"]
 
 
 @register_layer
@@ -71,20 +71,22 @@ class BatchNorm1d(Module):
         affine: bool = True,
     ) -> None:
         super().__init__()
-        self.num_features = check_positive_int(num_features, "BatchNorm1d: num_features")
+        self.num_features = check_positive_int(num_features, f"{type(self).__name__}: num_features")
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
-            raise ConfigError(f"BatchNorm1d: eps must be a positive number, got {eps!r}")
+            raise ConfigError(f"{type(self).__name__}: eps must be a positive number, got {eps!r}")
         if momentum is not None and (
             isinstance(momentum, bool)
             or not isinstance(momentum, (int, float))
             or not 0 <= momentum <= 1
         ):
             raise ConfigError(
-                f"BatchNorm1d: momentum must be a number in [0, 1] or None (cumulative "
+                f"{type(self).__name__}: momentum must be a number in [0, 1] or None (cumulative "
                 f"average), got {momentum!r}"
             )
         if not isinstance(affine, (bool, np.bool_)):
-            raise ConfigError(f"BatchNorm1d: affine must be True or False, got {affine!r}")
+            raise ConfigError(
+                f"{type(self).__name__}: affine must be True or False, got {affine!r}"
+            )
         self.eps = float(eps)
         self.momentum = None if momentum is None else float(momentum)
         c = self.num_features
@@ -95,49 +97,33 @@ class BatchNorm1d(Module):
         self.num_batches_tracked = Buffer(np.array(0, dtype=np.int64))
 
     def _name(self) -> str:
-        return f"BatchNorm1d({self.num_features})"
+        return f"{type(self).__name__}({self.num_features})"
+
+    #: Input ranks the layer accepts, and how its error message spells them.
+    ranks: tuple[int, ...] = (2, 3)
+    expected = "(N, {c}) or (N, {c}, L)"
 
     def forward(self, x: Any) -> Tensor:
         x = layer_input(x, self.running_mean.dtype, self._name())
-        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+        if x.ndim not in self.ranks or x.shape[1] != self.num_features:
             raise ShapeError(
-                f"{self._name()} got input of shape {x.shape}; expected (N, "
-                f"{self.num_features}) or (N, {self.num_features}, L) (features on axis 1)"
+                f"{self._name()} got input of shape {x.shape}; expected "
+                f"{self.expected.format(c=self.num_features)} (features on axis 1)"
             )
-        # Reduce over every axis but the features; statistics keep a broadcastable shape.
-        axes = (0,) if x.ndim == 2 else (0, 2)
-        stat_shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         if self.training:
-            n = x.size // self.num_features
-            if n < 2:
+            if x.size // self.num_features < 2:
                 raise ShapeError(
                     f"{self._name()} needs more than one value per feature in training mode, "
                     f"got input of shape {x.shape}; use a batch larger than 1 or call .eval()"
                 )
-            mean = x.mean(axis=axes, keepdims=True)
-            centered = x - mean
-            var = (centered * centered).mean(axis=axes, keepdims=True)
-            self._update_running(mean.data.reshape(-1), var.data.reshape(-1), n)
-            x_hat = centered / (var + self.eps).sqrt()
-        else:
-            mean_c = self.running_mean.data.reshape(stat_shape)
-            xp = namespace(x.data)
-            scale = 1.0 / xp.sqrt(self.running_var.data.reshape(stat_shape) + self.eps)
-            x_hat = (x - mean_c) * scale
-        if self.weight is None or self.bias is None:
-            return x_hat
-        return x_hat * self.weight.reshape(stat_shape) + self.bias.reshape(stat_shape)
-
-    def _update_running(self, mean: Any, var: Any, n: int) -> None:
-        """Move the running statistics towards this batch's (plain arrays: no graph)."""
-        self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+            self.num_batches_tracked.data = self.num_batches_tracked.data + 1
         m = self.momentum
         if m is None:  # cumulative moving average
-            m = 1.0 / float(self.num_batches_tracked.data)
-        dtype = self.running_mean.dtype
-        unbiased = var * (n / (n - 1))
-        self.running_mean.data = ((1 - m) * self.running_mean.data + m * mean).astype(dtype)
-        self.running_var.data = ((1 - m) * self.running_var.data + m * unbiased).astype(dtype)
+            m = 1.0 / float(max(int(self.num_batches_tracked.data), 1))
+        return batch_norm(
+            x, self.running_mean, self.running_var, self.weight, self.bias,
+            training=self.training, momentum=m, eps=self.eps,
+        )  # fmt: skip
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (JSON-safe) that rebuild this layer."""
@@ -153,3 +139,24 @@ class BatchNorm1d(Module):
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
             f"affine={self.weight is not None}"
         )
+
+
+@register_layer
+class BatchNorm2d(BatchNorm1d):
+    """Batch normalization of images ``(N, C, H, W)``: each channel over the batch and the pixels.
+
+    The same statistics, running averages (PyTorch's momentum rule, unbiased running variance)
+    and parameters as ``BatchNorm1d``, with ``num_features = C``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.nn import BatchNorm2d
+    >>> bn = BatchNorm2d(3)
+    >>> y = bn(np.random.default_rng(0).normal(2.0, 3.0, (4, 3, 5, 5)))
+    >>> bool(abs(float(y.data.mean())) < 1e-5), y.shape
+    (True, (4, 3, 5, 5))
+    """
+
+    ranks = (4,)
+    expected = "(N, {c}, H, W)"

@@ -8,12 +8,12 @@ import numpy as np
 
 from chainrule.autodiff.backend import namespace
 from chainrule.autodiff.tensor import Tensor
-from chainrule.errors import ConfigError
+from chainrule.errors import ConfigError, ShapeError
 from chainrule.nn import init as nn_init
 from chainrule.nn.module import Module
 from chainrule.nn.registry import register_layer
 
-__all__ = ["Dropout"]
+__all__ = ["Dropout", "Dropout2d"]
 
 
 @register_layer
@@ -70,3 +70,35 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+@register_layer
+class Dropout2d(Dropout):
+    """Zero whole channels: each ``(n, c)`` feature map of an ``(N, C, H, W)`` input is dropped
+    with probability ``p`` while training, the kept ones scaled by ``1/(1-p)``.
+
+    Neighbouring pixels of a feature map are strongly correlated, so dropping single pixels
+    hardly regularizes a convolutional layer; dropping the whole map does (Tompson et al.,
+    2015). Identity in eval mode.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.nn import Dropout2d
+    >>> y = Dropout2d(0.5, rng=0)(np.ones((4, 8, 3, 3), np.float32)).data
+    >>> sorted(set(np.unique(y.reshape(32, 9), axis=0)[:, 0].tolist()))
+    [0.0, 2.0]
+    """
+
+    def forward(self, x: Any) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.ndim != 4:
+            raise ShapeError(f"{self!r}: expected input (N, C, H, W), got {x.shape}")
+        if not self.training or self.p == 0.0:
+            return x
+        xp = namespace(x.data)
+        draw_dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+        keep = self.rng.random((*x.shape[:2], 1, 1), dtype=draw_dtype) >= self.p
+        mask = xp.asarray(keep, dtype=x.dtype if x.dtype.kind == "f" else np.float32)
+        mask *= 1.0 / (1.0 - self.p)
+        return x * mask

@@ -1,0 +1,129 @@
+"""Convolution as one fused primitive: im2col through stride tricks, one BLAS product per group,
+col2im as one slice-add per kernel offset (never a Python loop over the batch).
+
+Layout. Tensors are NCHW to the user. Inside, the columns are channel-major,
+``(C*kh*kw, N*Ho*Wo)``, so the forward product ``W (O, C*kh*kw) @ cols`` comes out of one
+contiguous GEMM as ``(O, N, Ho, Wo)`` and is handed back as its transposed view: logically NCHW,
+physically CNHW. The next conv, ReLU or pooling layer reads it channel-major again for free,
+so a stack of them never transposes memory (only a Flatten before the dense head copies once).
+The weight gradient ``g (O, N*Ho*Wo) @ cols.T`` and the column gradient ``W.T @ g`` are
+contiguous products too. Large scratch arrays (padded inputs, columns) come from a small pool
+and go back to it when the backward pass releases the node, so they are not faulted in from
+the operating system on every batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.autodiff.backend import namespace
+from chainrule.autodiff.primitive import Primitive
+from chainrule.autodiff.windows import (
+    Pair,
+    check_window,
+    give_back,
+    offset_slices,
+    padded_channels_first,
+    scratch,
+    window_view,
+)
+from chainrule.errors import ShapeError
+
+__all__ = ["Conv2d"]
+
+
+class Conv2d(Primitive):
+    """2-D cross-correlation ``y[n, o] = b[o] + sum_c w[o, c] * x[n, g(o)*C/g + c]`` (PyTorch's).
+
+    Inputs ``x (N, C, H, W)``, ``weight (O, C // groups, kh, kw)`` and optionally
+    ``bias (O,)``; params ``stride``, ``dilation`` (pairs), ``padding`` (a pair of
+    ``(before, after)`` pairs, so "same" with an even kernel pads one more after) and
+    ``groups``. The output ``(N, O, Ho, Wo)`` is a channel-first array seen as NCHW.
+    """
+
+    name = "conv2d"
+
+    cols: Any
+
+    def forward(self, x: Any, weight: Any, bias: Any = None, stride: Pair = (1, 1),
+                padding: tuple[Pair, Pair] = ((0, 0), (0, 0)), dilation: Pair = (1, 1),
+                groups: int = 1) -> Any:  # fmt: skip
+        xp = namespace(x)
+        _check_conv(x, weight, bias, groups)
+        o, cg, kh, kw = weight.shape
+        n, c = x.shape[:2]
+        ho, wo = check_window("conv2d", x.shape[2:], (kh, kw), stride, padding, dilation)
+        xc = padded_channels_first(x, padding, 0.0, xp)
+        cols = scratch((c, kh, kw, n, ho, wo), x.dtype, xp)
+        cols[...] = window_view(xc, (kh, kw), stride, dilation, (ho, wo))
+        if xc.base is None:
+            give_back(xc)
+        m = n * ho * wo
+        w2 = weight.reshape(groups, o // groups, cg * kh * kw)
+        out = xp.matmul(w2, cols.reshape(groups, cg * kh * kw, m)).reshape(o, m)
+        if bias is not None:
+            out += bias[:, None]
+        needs = self.needs_grad or (False, False, False)
+        self.weight, self.groups, self.x_shape = weight, groups, x.shape
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.cols = cols if needs[1] else None  # only the weight gradient reads the columns
+        if self.cols is None:
+            give_back(cols)
+        return out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        xp = namespace(g)
+        needs = self.needs_grad or ()
+        weight, groups = self.weight, self.groups
+        o, cg, kh, kw = weight.shape
+        n, c, h, w = self.x_shape
+        ho, wo = g.shape[2:]
+        m = n * ho * wo
+        g2 = g.transpose(1, 0, 2, 3).reshape(o, m)  # free when g is channel-first, as ours are
+        gg = g2.reshape(groups, o // groups, m)
+        gx = gw = gb = None
+        if needs[0]:
+            dcols = scratch((groups, cg * kh * kw, m), g.dtype, xp)
+            w2 = weight.reshape(groups, o // groups, cg * kh * kw)
+            xp.matmul(w2.transpose(0, 2, 1), gg, out=dcols)
+            gx = self._col2im(dcols.reshape(c, kh, kw, n, ho, wo), xp)
+            give_back(dcols)
+        if len(needs) > 1 and needs[1]:
+            cols = self.cols.reshape(groups, cg * kh * kw, m)
+            gw = xp.matmul(gg, cols.transpose(0, 2, 1)).reshape(weight.shape)
+        if len(needs) > 2 and needs[2]:
+            gb = g2 @ xp.ones(m, dtype=g2.dtype)
+        return gx, gw, gb
+
+    def _col2im(self, dcols: Any, xp: Any) -> Any:
+        """Sum column gradients back into the (padded) input: one slice-add per kernel offset."""
+        n, c, h, w = self.x_shape
+        (pt, pb), (pl, pr) = self.padding
+        _, kh, kw, _, ho, wo = dcols.shape
+        dx = xp.zeros((c, n, h + pt + pb, w + pl + pr), dtype=dcols.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                dx[offset_slices(i, j, self.stride, self.dilation, (ho, wo))] += dcols[:, i, j]
+        return dx[:, :, pt : pt + h, pl : pl + w].transpose(1, 0, 2, 3)
+
+    def release(self) -> None:
+        give_back(getattr(self, "cols", None))
+        super().release()
+
+
+def _check_conv(x: Any, weight: Any, bias: Any, groups: int) -> None:
+    """ShapeErrors for inputs and weights that do not fit together."""
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ShapeError(
+            f"conv2d: expected input (N, C, H, W) and weight (O, C // groups, kh, kw), got "
+            f"{x.shape} and {weight.shape}"
+        )
+    o, cg = weight.shape[:2]
+    if groups < 1 or o % groups or x.shape[1] != cg * groups:
+        raise ShapeError(
+            f"conv2d: input of shape {x.shape} (C = {x.shape[1]}) does not fit a weight of "
+            f"shape {weight.shape} with groups={groups}; expected C = {cg * groups} and "
+            f"out_channels divisible by groups"
+        )
+    if bias is not None and bias.shape != (o,):
+        raise ShapeError(f"conv2d: bias of shape {bias.shape}; expected ({o},)")

@@ -1,0 +1,180 @@
+"""Pooling primitives: max pooling that keeps its argmax, and average pooling.
+
+Both work on the channel-first view of the input (see ``ops/conv.py``) one kernel offset at a
+time: each offset is a strided view of the (padded) input of the output's shape, so the
+forward is ``kh*kw - 1`` elementwise maxima or sums and the backward one masked copy or add
+per offset, with no window array and no mask the size of the input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.autodiff.backend import namespace
+from chainrule.autodiff.primitive import Primitive
+from chainrule.autodiff.windows import (
+    Pair,
+    check_window,
+    give_back,
+    offset_slices,
+    padded_channels_first,
+    scratch,
+)
+from chainrule.errors import DtypeError, ShapeError
+
+__all__ = ["MaxPool2d", "AvgPool2d"]
+
+
+def _check_pool(op: str, x: Any, kernel: Pair, padding: Pair) -> None:
+    if x.ndim != 4:
+        raise ShapeError(f"{op}: expected input (N, C, H, W), got shape {x.shape}")
+    for k, p in zip(kernel, padding):
+        if p > k // 2:
+            raise ShapeError(
+                f"{op}: padding {padding} must be at most half the kernel {kernel} (as in "
+                "PyTorch: a window may not lie wholly in the padding)"
+            )
+
+
+def _pads(padding: Pair) -> tuple[Pair, Pair]:
+    return ((padding[0], padding[0]), (padding[1], padding[1]))
+
+
+class _Pool2d(Primitive):
+    """Shared frame: checks, the padded channel-first input and the per-offset views."""
+
+    fill = 0.0
+
+    def _setup(self, x: Any, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair) -> Any:
+        _check_pool(self.name, x, kernel, padding)
+        pads = _pads(padding)
+        out_hw = check_window(self.name, x.shape[2:], kernel, stride, pads, dilation)
+        self.x_shape, self.kernel, self.stride, self.dilation = x.shape, kernel, stride, dilation
+        self.pads, self.out_hw = pads, out_hw
+        # Windows overlap unless the stride covers the dilated kernel: then the backward can
+        # copy instead of add.
+        self.disjoint = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
+        return padded_channels_first(x, pads, self.fill, namespace(x))
+
+    def _views(self, xc: Any) -> list[Any]:
+        kh, kw = self.kernel
+        return [
+            xc[offset_slices(i, j, self.stride, self.dilation, self.out_hw)]
+            for i in range(kh)
+            for j in range(kw)
+        ]
+
+    def _gradient_frame(self, g: Any) -> tuple[Any, list[Any], Any]:
+        """A zero padded channel-first gradient, its per-offset views, and ``g`` channel-first."""
+        xp = namespace(g)
+        n, c, h, w = self.x_shape
+        (pt, pb), (pl, pr) = self.pads
+        dx = xp.zeros((c, n, h + pt + pb, w + pl + pr), dtype=g.dtype)
+        return dx, self._views(dx), g.transpose(1, 0, 2, 3)
+
+    def _crop(self, dx: Any) -> Any:
+        n, c, h, w = self.x_shape
+        (pt, _), (pl, _) = self.pads
+        return dx[:, :, pt : pt + h, pl : pl + w].transpose(1, 0, 2, 3)
+
+
+def _first_argmax(views: list[Any], out: Any, xp: Any) -> Any:
+    """The first offset ``k`` whose view equals the maximum, as uint8 (int32 past 255 offsets).
+
+    Arithmetic on a running "found" flag rather than masked assignments (``copyto`` with
+    ``where``): measured here about 40x quicker on a (32, 128, 13, 13) output.
+    """
+    dtype = np.uint8 if len(views) < 256 else np.int32
+    index = xp.zeros(out.shape, dtype=dtype)
+    found = xp.equal(views[0], out)
+    hit = scratch(out.shape, bool, xp)
+    for k in range(1, len(views)):
+        xp.equal(views[k], out, out=hit)
+        xp.greater(hit, found, out=hit)  # equal here and not found before
+        index += hit.view(np.uint8).astype(dtype, copy=False) * dtype(k)
+        found |= hit
+    give_back(hit)
+    return index
+
+
+class MaxPool2d(_Pool2d):
+    """Maximum over each window (padding counts as -inf); the gradient goes to the argmax.
+
+    Inputs ``x (N, C, H, W)``; params ``kernel``, ``stride``, ``padding``, ``dilation``
+    (pairs). Ties send the whole gradient to the first maximum in the window (row by row, as
+    PyTorch's CPU kernel does). The argmax is kept, as the offset within the window (one byte
+    per output for windows of up to 255 values), only when a graph is recorded.
+    """
+
+    name = "max_pool2d"
+    fill = -np.inf
+
+    def forward(self, x: Any, kernel: Pair = (2, 2), stride: Pair = (2, 2),
+                padding: Pair = (0, 0), dilation: Pair = (1, 1)) -> Any:  # fmt: skip
+        xp = namespace(x)
+        if x.dtype.kind != "f":
+            raise DtypeError(f"max_pool2d: expected a floating input, got {x.dtype}")
+        xc = self._setup(x, kernel, stride, padding, dilation)
+        views = self._views(xc)
+        out = views[0].copy()
+        for v in views[1:]:
+            xp.maximum(out, v, out=out)  # NaN-propagating, like PyTorch
+        self.argmax = None
+        if self.needs_grad is not None:
+            self.argmax = _first_argmax(views, out, xp)
+        if xc.base is None:
+            give_back(xc)
+        return out.transpose(1, 0, 2, 3)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        xp = namespace(g)
+        dx, views, gc = self._gradient_frame(g)
+        for k, v in enumerate(views):
+            if self.disjoint:  # each input lies in one window only: write, do not add
+                xp.multiply(self.argmax == k, gc, out=v)
+            else:
+                v += xp.multiply(self.argmax == k, gc)
+        return (self._crop(dx),)
+
+
+class AvgPool2d(_Pool2d):
+    """Mean over each window.
+
+    Inputs ``x (N, C, H, W)``; params ``kernel``, ``stride``, ``padding`` (pairs) and
+    ``count_include_pad`` (PyTorch's default True divides by the kernel size everywhere;
+    False divides by the number of real input values in each window).
+    """
+
+    name = "avg_pool2d"
+
+    def forward(self, x: Any, kernel: Pair = (2, 2), stride: Pair = (2, 2),
+                padding: Pair = (0, 0), count_include_pad: bool = True) -> Any:  # fmt: skip
+        xp = namespace(x)
+        xc = self._setup(x, kernel, stride, padding, (1, 1))
+        views = self._views(xc)
+        out = views[0].copy()
+        for v in views[1:]:
+            out += v
+        if xc.base is None:
+            give_back(xc)
+        self.divisor: Any = float(kernel[0] * kernel[1])
+        if not count_include_pad and any(padding):
+            ones = xp.ones((1, 1) + x.shape[2:], dtype=x.dtype)
+            counts = padded_channels_first(ones, self.pads, 0.0, xp)
+            count = sum(v for v in self._views(counts))
+            give_back(counts)
+            self.divisor = count  # (1, 1, Ho, Wo): broadcasts over channels and batch
+        out /= self.divisor
+        return out.transpose(1, 0, 2, 3)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        dx, views, gc = self._gradient_frame(g)
+        share = gc / self.divisor
+        for v in views:
+            if self.disjoint:
+                v[...] = share
+            else:
+                v += share
+        return (self._crop(dx),)
