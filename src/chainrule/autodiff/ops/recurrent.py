@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule.autodiff.ops.recurrent_frame import Sequence, check_lengths
+from chainrule.autodiff.ops.recurrent_frame import SCRATCH, Sequence, check_lengths
 from chainrule.autodiff.ops.recurrent_lstm import LSTMSequence
 from chainrule.errors import ConfigError
 
@@ -50,6 +50,7 @@ class RNNSequence(Sequence):
             else:
                 xp.tanh(h, out=h)
             self._keep(t, h, hs[t])
+        SCRATCH.give(xw)
         self.hs, self.h_prev = hs, hs[:-1]
         return hs[1:], hs[steps].copy()
 
@@ -57,7 +58,7 @@ class RNNSequence(Sequence):
         hs, w_hh = self.hs, self.w_hh
         steps, batch, hidden = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
         dh = xp.zeros((batch, hidden), dtype=hs.dtype) if dstates[0] is None else dstates[0].copy()
-        dpre = xp.empty((steps, batch, hidden), dtype=hs.dtype)
+        dpre = SCRATCH.take(xp, (steps, batch, hidden), hs.dtype)
         relu = self.nonlinearity == "relu"
         for t in range(steps - 1, -1, -1):
             if dseq is not None:
@@ -88,6 +89,7 @@ class GRUSequence(Sequence):
     name = "gru_sequence"
     n_outputs = 2
     gates = 3
+    scratch = ("acts", "hn")
 
     def _input_bias(self, b_ih: Any, b_hh: Any) -> Any:
         hidden = b_ih.shape[0] // 3
@@ -101,7 +103,7 @@ class GRUSequence(Sequence):
         dtype = xw.dtype
         hs = xp.empty((steps + 1, batch, hidden), dtype=dtype)
         hs[0] = states[0]
-        hn = xp.empty((steps, batch, hidden), dtype=dtype)
+        hn = SCRATCH.take(xp, (steps, batch, hidden), dtype)
         w_t = xp.ascontiguousarray(self.w_hh.T)  # measured: quicker than the transposed view
         b_hn = self.biases[1][2 * hidden :] if self.biases else xp.zeros(hidden, dtype=dtype)
         acts = xw
@@ -133,8 +135,8 @@ class GRUSequence(Sequence):
         hidden = rows // 3
         dtype = acts.dtype
         dh = xp.zeros((batch, hidden), dtype=dtype) if dstates[0] is None else dstates[0].copy()
-        dxw = xp.empty((steps, batch, rows), dtype=dtype)
-        dhw = xp.empty((steps, batch, rows), dtype=dtype)
+        dxw = SCRATCH.take(xp, (steps, batch, rows), dtype)
+        dhw = SCRATCH.take(xp, (steps, batch, rows), dtype)
         tmp = xp.empty((batch, hidden), dtype=dtype)
         w_hh = self.w_hh
         for t in range(steps - 1, -1, -1):

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autodiff.ops.recurrent_frame import Sequence
+from chainrule.autodiff.ops.recurrent_frame import SCRATCH, Sequence
 
 __all__ = ["LSTMSequence"]
 
@@ -40,6 +40,7 @@ class LSTMSequence(Sequence):
     gates = 4
     has_cell = True
     transposed = True
+    scratch = ("acts", "cs", "tc")
 
     def _order(self, a: Any, halve: bool = True) -> Any:
         """Rows i, f, g, o -> g, i, f, o, the sigmoid rows halved (one tanh for all gates)."""
@@ -63,9 +64,9 @@ class LSTMSequence(Sequence):
     def _scan(self, xw: Any, states: Any, xp: Any) -> tuple[Any, ...]:
         steps, rows, batch = xw.shape
         hidden, dtype = rows // 4, xw.dtype
-        hs = xp.empty((steps + 1, hidden, batch), dtype=dtype)  # states, transposed
-        cs = xp.empty((steps + 1, hidden, batch), dtype=dtype)
-        tc = xp.empty((steps, hidden, batch), dtype=dtype)  # tanh(c_t)
+        hs = SCRATCH.take(xp, (steps + 1, hidden, batch), dtype)  # states, transposed
+        cs = SCRATCH.take(xp, (steps + 1, hidden, batch), dtype)
+        tc = SCRATCH.take(xp, (steps, hidden, batch), dtype)  # tanh(c_t)
         acts = xw  # the gate activations g, i, f, o overwrite the input projections
         hw = xp.empty((rows, batch), dtype=dtype)
         hs[0], cs[0] = states[0].T, states[1].T
@@ -90,9 +91,11 @@ class LSTMSequence(Sequence):
                 xp.copyto(c, cs[t], where=keep[t])
                 xp.copyto(h, hs[t], where=keep[t])
         self.acts, self.cs, self.tc = acts, cs, tc
-        seq = xp.ascontiguousarray(hs.transpose(0, 2, 1))  # (T + 1, N, H)
+        seq = hs.transpose(0, 2, 1).copy()  # (T + 1, N, H); a copy even where N = 1
+        c_n = cs[steps].T.copy()
+        SCRATCH.give(hs)
         self.h_prev = seq[:-1]
-        return seq[1:], seq[steps].copy(), xp.ascontiguousarray(cs[steps].T)
+        return seq[1:], seq[steps].copy(), c_n
 
     def _scan_back(self, dseq: Any, dstates: Any, xp: Any) -> tuple[Any, ...]:
         acts, cs, tc = self.acts, self.cs, self.tc
@@ -101,9 +104,12 @@ class LSTMSequence(Sequence):
         dh_n, dc_n = dstates
         dh = xp.zeros((hidden, batch), dtype=dtype) if dh_n is None else dh_n.T.copy()
         dc = xp.zeros((hidden, batch), dtype=dtype) if dc_n is None else dc_n.T.copy()
-        dseq_t = None if dseq is None else xp.ascontiguousarray(dseq.transpose(0, 2, 1))
+        dseq_t = None
+        if dseq is not None:
+            dseq_t = SCRATCH.take(xp, (steps, hidden, batch), dtype)
+            xp.copyto(dseq_t, dseq.transpose(0, 2, 1))
         w_back = self._order(self.w_hh, halve=False).T  # a view: BLAS reads it transposed
-        dg = xp.empty((steps, rows, batch), dtype=dtype)  # gradients of the pre-activations
+        dg = SCRATCH.take(xp, (steps, rows, batch), dtype)  # gradients of the pre-activations
         dct, tmp = xp.empty((hidden, batch), dtype=dtype), xp.empty((hidden, batch), dtype=dtype)
         ds = xp.empty((3 * hidden, batch), dtype=dtype)
         dh_new = xp.empty((hidden, batch), dtype=dtype)
@@ -142,4 +148,5 @@ class LSTMSequence(Sequence):
                 xp.copyto(dh_new, dh, where=keep[t])
                 xp.copyto(dc_new, dc, where=keep[t])
             dh, dh_new, dc, dc_new = dh_new, dh, dc_new, dc
-        return dg, dg, (xp.ascontiguousarray(dh.T), xp.ascontiguousarray(dc.T))
+        SCRATCH.give(dseq_t)
+        return dg, dg, (dh.T.copy(), dc.T.copy())
