@@ -11,7 +11,9 @@ one step = forward, cross-entropy, backward and an Adam update (PyTorch: its own
 recurrent kernels, ``torch.nn.LSTM``). Each measurement is a fresh process running one
 contender; contenders alternate within every round and the ratio is the median of the
 per-round ratios. A worker times ``--batches`` steps after 5 warm-up steps and reports the
-median time per batch and its peak resident memory (VmHWM). Both use the same threads
+median time per batch (wall clock, and the process's CPU time summed over its threads: on a
+machine shared with other jobs the CPU time is the steadier figure, with one thread at least)
+and its peak resident memory (VmHWM). Both use the same threads
 (``--threads``, default 2). Batches are drawn once from a fixed seed, identical for both.
 """
 
@@ -50,7 +52,11 @@ def _peak_kib() -> int:
     return 0
 
 
-def _chainrule_steps(arch: str, data: list[Any]) -> list[float]:
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _chainrule_steps(arch: str, data: list[Any]) -> list[tuple[float, float]]:
     import chainrule as cr
     from chainrule import nn
 
@@ -65,17 +71,18 @@ def _chainrule_steps(arch: str, data: list[Any]) -> list[float]:
     times = []
     with cr.flush_denormals():
         for ids, labels in data:
-            start = time.perf_counter()
+            start = _clock()
             out, _ = rnn(emb(ids.T))
             loss = nn.functional.cross_entropy(head(out[-1]), labels)
             opt.zero_grad()
             loss.backward()
             opt.step()
-            times.append(time.perf_counter() - start)
+            end = _clock()
+            times.append((end[0] - start[0], end[1] - start[1]))
     return times
 
 
-def _torch_steps(arch: str, data: list[Any]) -> list[float]:
+def _torch_steps(arch: str, data: list[Any]) -> list[tuple[float, float]]:
     import torch
 
     torch.manual_seed(0)
@@ -89,14 +96,15 @@ def _torch_steps(arch: str, data: list[Any]) -> list[float]:
     opt = torch.optim.Adam(params, lr=1e-3)
     times = []
     for ids, labels in data:
-        start = time.perf_counter()
+        start = _clock()
         x, y = torch.from_numpy(ids.T.copy()), torch.from_numpy(labels)
         out, _ = rnn(emb(x))
         loss = torch.nn.functional.cross_entropy(head(out[-1]), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        times.append(time.perf_counter() - start)
+        end = _clock()
+        times.append((end[0] - start[0], end[1] - start[1]))
     return times
 
 
@@ -111,7 +119,9 @@ def worker(contender: str, arch: str, batches: int, threads: int) -> None:
     else:
         times = _chainrule_steps(arch, data)
     timed = times[WARMUP:]
-    print(json.dumps({"contender": contender, "arch": arch, "median_s": statistics.median(timed),
+    print(json.dumps({"contender": contender, "arch": arch,
+                      "median_s": statistics.median(t[0] for t in timed),
+                      "median_cpu_s": statistics.median(t[1] for t in timed),
                       "peak_rss_kib": _peak_kib()}))  # fmt: skip
 
 
@@ -144,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"CPU: {cpu}; {os.cpu_count()} logical CPUs; threads {args.threads}; load average "
           f"{os.getloadavg()[0]:.1f} at start")  # fmt: skip
     for arch in archs:
-        ratios, ours, theirs, mem_ours, mem_theirs = [], [], [], [], []
+        ratios, ours, theirs, mem_ours, mem_theirs, cpu_ratios = [], [], [], [], [], []
         for r in range(args.rounds):
             order = ["chainrule", "torch"] if r % 2 == 0 else ["torch", "chainrule"]
             res = {c: _run(sys.executable if c == "chainrule" else args.torch_python, c, arch,
@@ -154,11 +164,16 @@ def main(argv: list[str] | None = None) -> int:
             mem_ours.append(res["chainrule"]["peak_rss_kib"])
             mem_theirs.append(res["torch"]["peak_rss_kib"])
             ratios.append(ours[-1] / theirs[-1])
+            cpu_ratios.append(res["chainrule"]["median_cpu_s"] / res["torch"]["median_cpu_s"])
             print(f"  {arch} round {r + 1}: chainrule {ours[-1] * 1e3:.1f} ms, PyTorch "
-                  f"{theirs[-1] * 1e3:.1f} ms per batch (ratio {ratios[-1]:.2f})")  # fmt: skip
+                  f"{theirs[-1] * 1e3:.1f} ms per batch (ratio {ratios[-1]:.2f}; CPU time "
+                  f"{res['chainrule']['median_cpu_s'] * 1e3:.1f} vs "
+                  f"{res['torch']['median_cpu_s'] * 1e3:.1f} ms, ratio {cpu_ratios[-1]:.2f})",
+                  flush=True)  # fmt: skip
         print(f"{arch.upper()}: chainrule {statistics.median(ours) * 1e3:.1f} ms, PyTorch "
               f"{statistics.median(theirs) * 1e3:.1f} ms per batch; median paired ratio "
-              f"{statistics.median(ratios):.2f}x; peak RSS chainrule "
+              f"{statistics.median(ratios):.2f}x (CPU time {statistics.median(cpu_ratios):.2f}x); "
+              f"peak RSS chainrule "
               f"{statistics.median(mem_ours) / 1024:.0f} MiB, PyTorch "
               f"{statistics.median(mem_theirs) / 1024:.0f} MiB; load average "
               f"{os.getloadavg()[0]:.1f} at end", flush=True)  # fmt: skip
