@@ -280,7 +280,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chainrule.errors import ChainruleError
 
     try:
-        return int(getattr(commands, args.command.replace("-", "_"))(args))
+        runner = getattr(commands, args.command.replace("-", "_"))
+        # Once a command's module is imported it shadows its runner of the same name (a second
+        # main() in one process, as tests do): call the module's run then.
+        runner = getattr(runner, "run", runner)
+        return int(runner(args))
     except (ChainruleError, FileNotFoundError, PermissionError, IsADirectoryError) as err:
         message = " ".join(str(err).split()) or type(err).__name__  # one line, whole message
         print(f"chainrule {args.command}: error: {message}", file=sys.stderr)
