@@ -183,3 +183,29 @@ def test_predict_refuses_empty_text_and_mismatched_inputs(
     _error(capsys, "give it --text-dir DIR", "evaluate", str(run / "model"), "--tagged",
            str(data / "tags.txt"))  # fmt: skip
     _error(capsys, "reads text", "evaluate", str(run / "model"), "--dataset", "digits")
+
+
+def test_text_defaults_and_resume(data: Path, tmp_path: Path, capsys: Any) -> None:
+    from chainrule.cli.config import ARCHS, build_config
+
+    assert {"lstm", "gru", "rnn"} <= set(ARCHS)
+    text = build_config({}, {"text_dir": "x"})
+    assert (text.optimizer, text.lr, text.clip_grad, text.hidden, text.arch) == (
+        "adam",
+        2e-3,
+        1.0,
+        [128],
+        "lstm",
+    )
+    assert text.bidirectional is False and build_config({}, {"tagged": "x"}).bidirectional
+    sgd = build_config({}, {"text_dir": "x", "optimizer": "sgd", "clip_grad": 5.0})
+    assert (sgd.lr, sgd.clip_grad) == (0.05, 5.0)  # the optimizer's own default rate
+    assert build_config({}, {}).clip_grad is None  # MLPs: no clipping unless asked
+    run = tmp_path / "resume"
+    args = ["--text-dir", str(data / "mails"), "--quiet", "--no-plots"]
+    code, _, err = _run(capsys, "train", *args, "--epochs", "1", "--out", str(run), *SMALL)
+    assert code == 0, err
+    code, _, err = _run(capsys, "train", "--resume", str(run), "--epochs", "2", "--quiet",
+                        "--no-plots")  # fmt: skip
+    assert code == 0, err
+    assert load(run / "model").metadata["epochs_run"] == 2

@@ -16,13 +16,14 @@ NEIGHBOUR_WORDS = 6
 NEIGHBOURS = 5
 
 
-def flow_batch(ids: np.ndarray) -> np.ndarray:
-    """Up to FLOW_TEXTS held-out texts, all cut to one length (the shortest of them, at most
-    FLOW_STEPS), so step t of the curve is the same position in every text."""
+def flow_batch(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Up to FLOW_TEXTS held-out texts (the longest), all cut to one length (the shortest of
+    them, at most FLOW_STEPS), so step t of the curve is the same position in every text; and
+    their rows."""
     lengths = (ids != 0).sum(axis=1)
     order = np.argsort(-lengths, kind="stable")[:FLOW_TEXTS]
     steps = int(min(FLOW_STEPS, max(int(lengths[order].min()), 1)))
-    return ids[order, :steps]
+    return ids[order, :steps], order
 
 
 def probe_words(tokens: list[str], count: int = NEIGHBOUR_WORDS) -> list[str]:
@@ -33,19 +34,19 @@ def probe_words(tokens: list[str], count: int = NEIGHBOUR_WORDS) -> list[str]:
     return (long if len(long) >= count else plain)[:count]
 
 
-def gradient_curves(model: Any, batch: np.ndarray, config: Any, tagged: bool,
+def gradient_curves(model: Any, batch: np.ndarray, labels: np.ndarray | None, config: Any,
                     vocab_size: int) -> dict[str, Any]:  # fmt: skip
-    """The trained model's per-step gradient norms (a classifier; normalized by the last step)
-    and those of untrained RNN, LSTM and GRU classifiers of the same sizes."""
+    """Per-step gradient norms (each divided by its value at the last step): the trained
+    classifier's on ``batch`` with its true ``labels`` (None for a tagger: skipped), and those
+    of untrained RNN, LSTM and GRU classifiers of the same sizes reading the final state."""
     from chainrule.nn import gradient_norms_through_time
     from chainrule.report.sequence_plots import gradient_flow_by_architecture
 
     target = np.zeros(len(batch), dtype=np.int64)
     curves: dict[str, Any] = {}
-    if not tagged:
+    if labels is not None:
         model.eval()
-        with_scores = model(batch).data.argmax(axis=1)  # the model's own decisions as targets
-        norms = gradient_norms_through_time(model, batch, with_scores)
+        norms = gradient_norms_through_time(model, batch, labels)
         curves[f"trained {config.arch} ({config.pooling} pooling)"] = norms / max(
             float(norms[-1]), 1e-300
         )
@@ -71,8 +72,9 @@ def text_report(run_dir: Path, config: Any, data: Any, history: Any, model: Any,
     plots = run_dir / "plots"
     images: dict[str, str] = {}
     tables: dict[str, Any] = {}
-    batch = flow_batch(np.asarray(x_test, dtype=np.int64))
-    curves = gradient_curves(model, batch, config, data.tagged, len(encoder.vocabulary))
+    batch, rows = flow_batch(np.asarray(x_test, dtype=np.int64))
+    labels = None if data.tagged else np.asarray(y_test)[rows]
+    curves = gradient_curves(model, batch, labels, config, len(encoder.vocabulary))
     images[
         f"Gradient reaching each time step (||d loss / d x_t||, {len(batch)} held-out "
         f"{'sentences' if data.tagged else 'texts'} of {batch.shape[1]} tokens; 1 at the last)"
