@@ -11,9 +11,14 @@ import numpy as np
 #: Texts the gradient-through-time curves are measured on, and their length (steps).
 FLOW_TEXTS = 32
 FLOW_STEPS = 100
-#: Words whose neighbours the report lists, and how many neighbours each.
+#: Words whose neighbours the report lists, and how many neighbours each; neighbours are
+#: searched among the most frequent tokens only (a rare word's row has barely moved from its
+#: random start, and among thousands of random rows some are always close by chance).
 NEIGHBOUR_WORDS = 6
 NEIGHBOURS = 5
+NEIGHBOUR_POOL = 2000
+#: A word must occur this often in training to be a probe word of a class.
+MIN_PROBE_COUNT = 20
 
 
 def flow_batch(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -26,12 +31,38 @@ def flow_batch(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ids[order, :steps], order
 
 
-def probe_words(tokens: list[str], count: int = NEIGHBOUR_WORDS) -> list[str]:
-    """The most frequent plain words of a vocabulary (ids are ordered by frequency), skipping
-    the shortest (a, of, to) when there are longer ones."""
-    plain = [t for t in tokens if not (t.startswith("<") and t.endswith(">")) and t.isalnum()]
-    long = [t for t in plain if len(t) >= 4]
-    return (long if len(long) >= count else plain)[:count]
+def _plain(token: str) -> bool:
+    return token.isalpha() and not (token.startswith("<") and token.endswith(">"))
+
+
+def probe_words(tokens: list[str], ids: np.ndarray | None = None, labels: np.ndarray | None = None,
+                count: int = NEIGHBOUR_WORDS) -> list[str]:  # fmt: skip
+    """Words to show the neighbours of. With training ``ids`` and class ``labels``: for each
+    class in turn, the words most typical of it (the highest ratio of its count in the class to
+    its count elsewhere, among words seen MIN_PROBE_COUNT times). Otherwise the most frequent
+    plain words of 4+ letters (a vocabulary's ids are ordered by frequency)."""
+    plain = [t for t in tokens if _plain(t)]
+    frequent = [t for t in plain if len(t) >= 4] or plain
+    if ids is None or labels is None or ids.size == 0:
+        return frequent[:count]
+    classes = np.unique(labels)
+    counts = np.stack(
+        [np.bincount(ids[labels == c].ravel(), minlength=len(tokens)) for c in classes]
+    ).astype(np.float64)
+    total = counts.sum(axis=0)
+    chosen: list[str] = []
+    ranked = []
+    for k in range(len(classes)):
+        ratio = (counts[k] + 1) / (total - counts[k] + 1)
+        ratio[(total < MIN_PROBE_COUNT) | ~np.array([_plain(t) for t in tokens])] = -1
+        ranked.append([int(i) for i in np.argsort(-ratio, kind="stable") if ratio[i] > 0])
+    while len(chosen) < count and any(ranked):
+        for order in ranked:
+            while order and tokens[order[0]] in chosen:
+                order.pop(0)
+            if order and len(chosen) < count:
+                chosen.append(tokens[order.pop(0)])
+    return chosen or frequent[:count]
 
 
 def gradient_curves(model: Any, batch: np.ndarray, labels: np.ndarray | None, config: Any,
@@ -59,9 +90,10 @@ def gradient_curves(model: Any, batch: np.ndarray, labels: np.ndarray | None, co
 
 
 def text_report(run_dir: Path, config: Any, data: Any, history: Any, model: Any,
-                test: dict[str, Any], encoder: Any, x_test: np.ndarray,
-                y_test: np.ndarray) -> list[str]:  # fmt: skip
-    """Plots and report.md of a text run (``plots_and_report`` plus the sequence views)."""
+                test: dict[str, Any], encoder: Any, x_test: np.ndarray, y_test: np.ndarray,
+                train: tuple[np.ndarray, np.ndarray] | None = None) -> list[str]:  # fmt: skip
+    """Plots and report.md of a text run (``plots_and_report`` plus the sequence views);
+    ``train`` (ids, labels of the training texts) picks the words typical of each class."""
     from chainrule.cli.commands.outputs import plots_and_report
     from chainrule.nn import nearest_neighbours
     from chainrule.report.sequence_plots import (
@@ -85,12 +117,20 @@ def text_report(run_dir: Path, config: Any, data: Any, history: Any, model: Any,
         if back < batch.shape[1]
     ]
     tokens = encoder.vocabulary.tokens
-    near = nearest_neighbours(model.embedding, tokens, probe_words(tokens), k=NEIGHBOURS)
+    ids, labels = (None, None) if data.tagged or train is None else train
+    words = probe_words(tokens, ids, labels)
+    pool = max(NEIGHBOUR_POOL, 1 + max((tokens.index(w) for w in words), default=0))
+    near = nearest_neighbours(model.embedding.weight.data[:pool], tokens[:pool], words,
+                              k=NEIGHBOURS)  # fmt: skip
     if near:
         images["Nearest neighbours in the embedding (cosine similarity)"] = str(
             plot_embedding_neighbours(near, plots / "embedding_neighbours.png")
         )
-        tables["Nearest neighbours in the embedding"] = [
+        how = "" if data.tagged else "; words most typical of each class"
+        tables[
+            f"Nearest neighbours in the embedding (cosine, among the {pool} most frequent "
+            f"tokens{how})"
+        ] = [
             {"word": w, "neighbours": ", ".join(f"{t} ({s:.2f})" for t, s in pairs)}
             for w, pairs in near.items()
         ]

@@ -138,7 +138,8 @@ def train_text(args: argparse.Namespace, config: TrainConfig, out: Path | None,
     atomic_write_json(run_dir / "history.json", history.to_dict())
     if not args.no_plots:
         try:
-            text_report(run_dir, config, data, history, model, test, encoder, x_test, y_test)
+            text_report(run_dir, config, data, history, model, test, encoder, x_test, y_test,
+                        (x_train, y_train))  # fmt: skip
         except ConfigError as err:  # matplotlib missing: the run itself is still complete
             print(f"chainrule train: plots skipped: {err}", file=sys.stderr)
     if history.interrupted:
