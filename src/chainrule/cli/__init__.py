@@ -43,6 +43,47 @@ def _add_data_flags(parser: argparse.ArgumentParser, default_dataset: bool = Tru
     )
 
 
+def _add_text_flags(parser: argparse.ArgumentParser, training: bool = True) -> None:
+    group = parser.add_argument_group("text data (a recurrent network: --arch)")
+    group.add_argument("--text-dir", metavar="DIR", help="one subfolder of .txt files per class")
+    group.add_argument(
+        "--text-csv", metavar="FILE", help="a CSV/TSV with a text column and a label column"
+    )
+    group.add_argument("--text-column", metavar="C", help="the text column (default: text)")
+    group.add_argument("--label-column", metavar="L", help="the label column (default: label)")
+    group.add_argument(
+        "--tagged",
+        metavar="FILE",
+        help="word/TAG (or word<TAB>TAG) tokens, sentences apart: trains a BiLSTM tagger",
+    )
+    if not training:
+        return
+    group.add_argument(
+        "--arch", choices=config.ARCHS, help="the network (text: default lstm, else an MLP)"
+    )
+    group.add_argument("--embedding-dim", type=_positive_int, metavar="D", help="default 64")
+    group.add_argument("--layers", type=_positive_int, help="stacked recurrent layers (default 1)")
+    group.add_argument(
+        "--bidirectional",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read both directions (default: yes for --tagged, no for classifiers)",
+    )
+    group.add_argument("--tokens", choices=config.TOKENS, help="words (default) or characters")
+    group.add_argument(
+        "--max-length",
+        type=_positive_int,
+        metavar="T",
+        help="tokens kept of each text (default 200 words or 1000 characters)",
+    )
+    group.add_argument(
+        "--pooling",
+        choices=config.POOLINGS,
+        help="how a classifier reads the outputs: max (default) or mean over the tokens, or "
+        "the last state",
+    )
+
+
 def _add_architecture_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("architecture")
     group.add_argument(
@@ -50,7 +91,8 @@ def _add_architecture_flags(parser: argparse.ArgumentParser) -> None:
         type=_positive_int,
         nargs="+",
         metavar="N",
-        help="hidden layer sizes (default: 256, one hidden layer)",
+        help="hidden layer sizes (default: 256, one hidden layer); the state size of a "
+        "recurrent network (default 128)",
     )
     group.add_argument("--activation", choices=config.ACTIVATIONS)
     group.add_argument(
@@ -66,6 +108,7 @@ def _add_architecture_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_train_flags(parser: argparse.ArgumentParser) -> None:
     _add_data_flags(parser)
+    _add_text_flags(parser)
     _add_architecture_flags(parser)
     opt = parser.add_argument_group("optimization")
     opt.add_argument(
@@ -87,7 +130,11 @@ def _add_train_flags(parser: argparse.ArgumentParser) -> None:
     opt.add_argument("--l1", type=float, help="L1 penalty on the weights, added to the loss")
     opt.add_argument("--l2", type=float, help="L2 penalty (l2/2 * sum w^2), added to the loss")
     opt.add_argument("--max-norm", type=float, help="max-norm constraint on each unit's weights")
-    opt.add_argument("--clip-grad", type=float, help="clip the global gradient norm")
+    opt.add_argument(
+        "--clip-grad",
+        type=float,
+        help="clip the global gradient norm (default: off; 1.0 for recurrent networks)",
+    )
     opt.add_argument("--batch-size", type=_positive_int)
     opt.add_argument("--epochs", type=_positive_int)
     opt.add_argument("--schedule", choices=("constant", "step", "exponential", "cosine", "plateau"))
@@ -128,7 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
         "  chainrule train\n"
         "  chainrule train --dataset fashion-mnist --hidden 256 --optimizer adam --lr 1e-3\n"
         "  chainrule train --config settings.toml --out runs/exp1\n"
-        "  chainrule train --resume runs/exp1 --epochs 60\n",
+        "  chainrule train --resume runs/exp1 --epochs 60\n"
+        "  chainrule train --text-dir mails/ --arch lstm --epochs 5 --out runs/spam\n"
+        "  chainrule train --text-csv reviews.csv --text-column review --label-column stars\n"
+        "  chainrule train --tagged brown.txt --epochs 3 --out runs/pos\n",
     )
     _add_train_flags(train)
     train.add_argument("--config", metavar="FILE", help="TOML or JSON file holding the settings")
@@ -144,16 +194,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("model", help="model path (NAME, NAME.json or NAME.safetensors)")
     _add_data_flags(evaluate, default_dataset=False)
+    _add_text_flags(evaluate, training=False)
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
 
     predict = command(
         "predict",
-        "classify images (PNG/JPEG, any size) or .npy arrays with a saved model",
+        "classify images (PNG/JPEG, any size), .npy arrays or text with a saved model",
         "  chainrule predict runs/exp1/model digit.png\n"
-        "  chainrule predict model a.png b.jpg batch.npy --json\n",
+        "  chainrule predict model a.png b.jpg batch.npy --json\n"
+        '  chainrule predict runs/spam/model --text "Win a FREE cruise, click now"\n'
+        '  chainrule predict runs/pos/model --text "The cat sat on the mat ."\n',
     )
     predict.add_argument("model")
-    predict.add_argument("inputs", nargs="+", metavar="INPUT")
+    predict.add_argument(
+        "inputs", nargs="*", metavar="INPUT", help="image/.npy files; for a text model .txt files"
+    )
+    predict.add_argument(
+        "--text", action="append", metavar="TEXT", help="a text to classify (or tag); repeatable"
+    )
+    _add_text_flags(predict, training=False)
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     predict.add_argument("--top", type=_positive_int, default=1, help="show the K best classes")
     predict.add_argument(
@@ -221,7 +280,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chainrule.errors import ChainruleError
 
     try:
-        return int(getattr(commands, args.command.replace("-", "_"))(args))
+        runner = getattr(commands, args.command.replace("-", "_"))
+        # Once a command's module is imported it shadows its runner of the same name (a second
+        # main() in one process, as tests do): call the module's run then.
+        runner = getattr(runner, "run", runner)
+        return int(runner(args))
     except (ChainruleError, FileNotFoundError, PermissionError, IsADirectoryError) as err:
         message = " ".join(str(err).split()) or type(err).__name__  # one line, whole message
         print(f"chainrule {args.command}: error: {message}", file=sys.stderr)

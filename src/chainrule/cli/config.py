@@ -17,6 +17,20 @@ DATASETS = ("digits", "mnist", "fashion-mnist")
 ACTIVATIONS = activation_names()  # from the layer registry (@register_layer(activation=...))
 OPTIMIZERS = tuple(OPTIMIZER_CLASSES)  # every optimizer class of chainrule.optim
 SCHEDULES = ("constant", "step", "exponential", "cosine", "plateau")
+#: ``--arch``: the network families beyond the default MLP. The recurrent ones read text
+#: (``--text-dir``, ``--text-csv``, ``--tagged``); other data kinds add their own names here.
+ARCHS = ("lstm", "gru", "rnn")
+#: The recurrent archs (text models: Embedding -> RNN/LSTM/GRU -> Linear).
+RECURRENT_ARCHS = ("lstm", "gru", "rnn")
+TOKENS = ("word", "char")
+POOLINGS = ("max", "mean", "last")
+#: What a text run trains with when neither the config file nor a flag says otherwise:
+#: Adam, and gradient clipping by norm (1.0), the documented default for recurrent models.
+TEXT_DEFAULTS: dict[str, Any] = {
+    "hidden": [128], "optimizer": "adam", "clip_grad": 1.0, "epochs": 10, "arch": "lstm",
+}  # fmt: skip
+#: The learning rate of a text run when neither --lr nor --optimizer is given.
+TEXT_LR = 2e-3
 
 
 #: The learning rate each optimizer trains with when --lr is not given (as Keras and PyTorch
@@ -28,13 +42,19 @@ DEFAULT_MOMENTUM = {"sgd": 0.9, "rmsprop": 0.0}
 MAX_CONFIG_DEPTH = 8
 
 # The type every setting must have in a config file (flags are typed by argparse already).
-_INT = ("batch_size", "epochs", "warmup_epochs", "early_stopping", "seed")
+_INT = (
+    "batch_size", "epochs", "warmup_epochs", "early_stopping", "seed", "embedding_dim",
+    "layers", "max_length",
+)  # fmt: skip
 _FLOAT = (
     "dropout", "lr", "momentum", "weight_decay", "l1", "l2", "max_norm", "clip_grad",
     "validation_split",
 )  # fmt: skip
-_BOOL = ("batch_norm", "nesterov")
-_TEXT = ("dataset", "data_dir", "csv", "activation", "optimizer", "schedule")
+_BOOL = ("batch_norm", "nesterov", "bidirectional")
+_TEXT = (
+    "dataset", "data_dir", "csv", "activation", "optimizer", "schedule", "text_dir",
+    "text_csv", "text_column", "label_column", "tagged", "arch", "tokens", "pooling",
+)  # fmt: skip
 
 
 @dataclass
@@ -69,6 +89,26 @@ class TrainConfig:
     early_stopping: int | None = None
     validation_split: float = 0.1
     seed: int = 0
+    # text data and recurrent models (chainrule.cli.text)
+    text_dir: str | None = None
+    text_csv: str | None = None
+    text_column: str | None = None
+    label_column: str | None = None
+    tagged: str | None = None
+    arch: str | None = None
+    embedding_dim: int = 64
+    layers: int = 1
+    bidirectional: bool | None = None
+    tokens: str | None = None
+    max_length: int | None = None
+    pooling: str = "max"
+
+    @property
+    def text_source(self) -> str | None:
+        """ "text_dir", "text_csv" or "tagged": where a text run's data comes from (None: not
+        a text run)."""
+        given = [k for k in ("text_dir", "text_csv", "tagged") if getattr(self, k) is not None]
+        return given[0] if given else None
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-safe dict."""
@@ -87,7 +127,10 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Check types and ranges (ConfigError naming the first bad setting), fill in the
         optimizer's defaults; return self."""
+        if self.bidirectional is None:  # a tagger reads both directions unless told otherwise
+            self.bidirectional = self.tagged is not None
         _check_types(self)
+        _check_text(self)
         if self.dataset is not None:
             _choice("dataset", self.dataset, DATASETS)
         _choice("activation", self.activation, ACTIVATIONS)
@@ -137,6 +180,50 @@ class TrainConfig:
         if self.nesterov and (self.optimizer != "sgd" or not self.momentum):
             raise ConfigError("nesterov: needs --optimizer sgd with --momentum > 0")
         return self
+
+
+def _check_text(config: TrainConfig) -> None:
+    """The text settings: one text source, not mixed with image/CSV data, sizes in range."""
+    sources = [k for k in ("text_dir", "text_csv", "tagged") if getattr(config, k) is not None]
+    flag = {"text_dir": "--text-dir", "text_csv": "--text-csv", "tagged": "--tagged"}
+    if len(sources) > 1:
+        raise ConfigError(
+            f"give one of {', '.join(flag[k] for k in sources)}: they are different data sets"
+        )
+    others = [n for n in ("dataset", "data_dir", "csv") if getattr(config, n) is not None]
+    if sources and others:
+        raise ConfigError(
+            f"give {flag[sources[0]]} or --{others[0].replace('_', '-')}, not both: text data "
+            "trains a recurrent network, the others an MLP"
+        )
+    if config.arch is not None:
+        _choice("arch", config.arch, ARCHS)
+        if config.arch in RECURRENT_ARCHS and not sources:
+            raise ConfigError(
+                f"arch: --arch {config.arch} is a recurrent network for text; give the text "
+                "with --text-dir DIR, --text-csv FILE or --tagged FILE"
+            )
+    if config.tokens is not None:
+        _choice("tokens", config.tokens, TOKENS)
+    _choice("pooling", config.pooling, POOLINGS)
+    for name in ("embedding_dim", "layers", "max_length"):
+        value = getattr(config, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
+    if not sources:
+        return
+    if config.text_source != "text_csv" and (config.text_column or config.label_column):
+        raise ConfigError("--text-column and --label-column name the columns of --text-csv")
+    if config.tagged is not None and (config.tokens is not None or config.max_length):
+        raise ConfigError(
+            "--tagged: the tokens are the file's words (one tag each); --tokens and "
+            "--max-length apply to --text-dir and --text-csv"
+        )
+    if config.arch in RECURRENT_ARCHS and len(config.hidden) != 1:
+        raise ConfigError(
+            f"hidden: a recurrent network has one state size (--hidden N), got "
+            f"{config.hidden}; stack layers with --layers"
+        )
 
 
 def _type_name(value: Any) -> str:
@@ -268,6 +355,11 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 def build_config(file_settings: dict[str, Any], flag_settings: dict[str, Any]) -> TrainConfig:
     """Defaults, overridden by the config file, overridden by flags given on the command line."""
     merged = {**file_settings, **{k: v for k, v in flag_settings.items() if v is not None}}
+    if any(merged.get(k) is not None for k in ("text_dir", "text_csv", "tagged")):
+        if "lr" not in merged and "optimizer" not in merged:
+            merged["lr"] = TEXT_LR
+        for key, value in TEXT_DEFAULTS.items():
+            merged.setdefault(key, value)
     if isinstance(merged.get("hidden"), int):
         merged["hidden"] = [merged["hidden"]]
     try:

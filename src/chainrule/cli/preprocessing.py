@@ -160,6 +160,10 @@ def apply_preprocessing(x: np.ndarray, pre: dict[str, Any] | None) -> np.ndarray
 
 def describe(pre: dict[str, Any] | None) -> str:
     """One line saying how inputs are made (for messages and ``inspect``)."""
+    if pre and pre.get("kind") in ("text", "tagged"):
+        from chainrule.cli.text import TextEncoder
+
+        return TextEncoder.from_dict(pre).describe()
     if not pre or "mean" not in pre:
         return "none stored: inputs are used as given (raw)"
     if pre.get("kind") == "image":

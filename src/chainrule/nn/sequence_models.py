@@ -102,7 +102,18 @@ class _SequenceModel(Module):
 
     def forward(self, ids: Any, lengths: Any = None) -> Tensor:
         data = self._ids(ids)
-        return self.forward_embedded(self.embedding(data), self._lengths(data, lengths))
+        lengths = self._lengths(data, lengths)
+        width = data.shape[1]
+        if lengths is not None and data.size:
+            # Steps past the longest text of the batch are padding everywhere: skip them (a
+            # batch padded to the whole data set's longest text costs only its own longest).
+            width = min(width, max(int(np.max(lengths)), 1))
+        out = self.forward_embedded(self.embedding(data[:, :width]), lengths)
+        return self.pad_steps(out, data.shape[1])
+
+    def pad_steps(self, out: Tensor, steps: int) -> Tensor:
+        """Outputs of the real steps, padded back to ``steps`` (per-step models only)."""
+        return out
 
     def _lengths(self, data: np.ndarray, lengths: Any) -> Any:
         return self.lengths_of(data) if lengths is None else np.asarray(lengths)
@@ -197,6 +208,12 @@ class SequenceTagger(_SequenceModel):
         if self.drop is not None:
             out = self.drop(out)
         return self.head(out)
+
+    def pad_steps(self, out: Tensor, steps: int) -> Tensor:
+        """Logits ``(N, steps, num_tags)``: zeros on the skipped padding steps (which the loss
+        ignores), so every batch of a data set has the same shape."""
+        extra = steps - out.shape[1]
+        return F.pad(out, ((0, 0), (0, extra), (0, 0))) if extra > 0 else out
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (JSON-safe) that rebuild this model."""

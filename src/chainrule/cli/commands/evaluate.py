@@ -63,8 +63,18 @@ def _default_data(loaded: Any, args: argparse.Namespace) -> tuple[str | None, st
 
 def _run(args: argparse.Namespace) -> int:
     from chainrule import load, metrics
+    from chainrule.cli.commands.text_use import evaluate_text, refuse_text_flags
+    from chainrule.cli.text import is_text_model
 
     loaded = load(args.model)
+    if is_text_model(loaded):
+        if args.csv or args.dataset or args.data_dir:
+            raise ConfigError(
+                "this model reads text: give --text-dir, --text-csv or --tagged (or nothing: "
+                "the held-out part of its training data)"
+            )
+        return evaluate_text(args, loaded)
+    refuse_text_flags(args, "evaluate")
     raw_input_note("evaluate", loaded)
     if args.csv is not None:
         if args.dataset or args.data_dir:

@@ -10,9 +10,11 @@ def run(args: argparse.Namespace) -> int:
     """Print layers, shapes, parameter counts, training settings and final metrics."""
     from chainrule import load
     from chainrule.cli.preprocessing import describe
+    from chainrule.cli.text import is_text_model, layer_shapes
 
     loaded = load(args.model)
     model = loaded.model
+    shapes = layer_shapes(model) if is_text_model(loaded) else []
     params = [(name, list(p.shape), int(p.size)) for name, p in model.named_parameters()]
     buffers = [(name, list(b.shape)) for name, b in model.named_buffers()]
     info = {
@@ -25,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
         "class_names": loaded.class_names,
         "input": {k: v for k, v in (loaded.preprocessing or {}).items() if k == "image_shape"},
         "preprocessing": describe(loaded.preprocessing),
+        "layer_shapes": [{"layer": n, "output": s} for n, s in shapes],
         "training": loaded.hyperparameters,
         "metrics": loaded.metrics,
         "metadata": loaded.metadata,
@@ -36,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"model {info['path']} (chainrule {info['chainrule_version']}, {info['created']})")
     print(info["architecture"])
+    if shapes:
+        print("\nshapes after each layer (N texts of T tokens):")
+        for layer, out in shapes:
+            print(f"  {layer:<40}{out}")
     print(f"\n{'parameter':<24}{'shape':<16}{'count':>10}")
     for n, s, c in params:
         print(f"{n:<24}{'x'.join(map(str, s)):<16}{c:>10,}")

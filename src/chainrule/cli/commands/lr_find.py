@@ -51,6 +51,11 @@ def _run(args: argparse.Namespace) -> int:
     for name in _NOT_HERE:
         settings.pop(name, None)
     config = build_config({}, settings)
+    if config.text_source is not None:
+        raise ConfigError(
+            "lr-find runs on image or CSV data; for text, train with the default Adam "
+            "learning rate (2e-3) or try a few with train --epochs 1"
+        )
     data = load_dataset(config.dataset, config.data_dir, config.csv, config.seed)
     x = preprocess(data.x_train, preprocessing_for(data, data.x_train))
     model = build_model(config, data)

@@ -36,8 +36,15 @@ def plots_and_report(
     model: Any,
     test: dict[str, Any],
     report_fmt: str = "md",
+    extra_images: dict[str, str] | None = None,
+    extra_tables: dict[str, Any] | None = None,
+    extra_summary: dict[str, Any] | None = None,
 ) -> list[str]:
-    """Learning curves, confusion matrix, first-layer weights, gradient norms and the report."""
+    """Learning curves, confusion matrix, first-layer weights, gradient norms and the report.
+
+    ``extra_images`` (caption -> PNG inside ``run_dir``), ``extra_tables`` and
+    ``extra_summary`` add what a kind of model shows beyond these (the text models' gradient
+    through time and embedding neighbours)."""
     from chainrule import report
 
     plots = run_dir / "plots"
@@ -59,10 +66,11 @@ def plots_and_report(
     first = next(
         p for name, p in model.named_parameters() if name.endswith("weight") and p.ndim == 2
     )
-    if data.image_shape is not None and len(data.image_shape) == 2:
+    image_shape = getattr(data, "image_shape", None)
+    if image_shape is not None and len(image_shape) == 2:
         images["What each hidden unit looks for (first-layer weights)"] = str(
             report.plot_weight_images(
-                first.data, plots / "first_layer_weights.png", image_shape=data.image_shape
+                first.data, plots / "first_layer_weights.png", image_shape=image_shape
             )
         )
     grad_norms = history.diagnostics.get("grad_norm", {})
@@ -74,6 +82,7 @@ def plots_and_report(
                 update_ratios=history.diagnostics.get("update_ratio") or None,
             )
         )
+    images.update(extra_images or {})
     images = {k: str(Path(v).relative_to(run_dir)) for k, v in images.items()}
     per_class = [
         {
@@ -92,13 +101,14 @@ def plots_and_report(
         "test accuracy": f"{test['accuracy']:.4f}",
         "epochs run": len(history),
         "stopped": history.stop_reason or "after the last epoch",
+        **(extra_summary or {}),
         "Settings": config.to_dict(),
     }
     report.write_report(
         run_dir,
         f"chainrule run: {data.name}",
         summary,
-        tables={"Per-class scores (test set)": per_class},
+        tables={"Per-class scores (test set)": per_class, **(extra_tables or {})},
         images=images,
         fmt=report_fmt,
     )

@@ -28,10 +28,18 @@ def _run(args: argparse.Namespace) -> int:
     from chainrule import load, no_grad
     from chainrule.autodiff.tensor import Tensor
     from chainrule.cli.commands.outputs import check_scores
+    from chainrule.cli.commands.text_use import predict_text, refuse_text_flags
     from chainrule.cli.common import input_features, preprocess, raw_input_note
     from chainrule.cli.images import load_input
+    from chainrule.cli.text import is_text_model
+    from chainrule.errors import ConfigError
 
     loaded = load(args.model)
+    if is_text_model(loaded):
+        return predict_text(args, loaded)
+    refuse_text_flags(args, "predict")
+    if not args.inputs:
+        raise ConfigError("nothing to predict: give image or .npy files")
     raw_input_note("predict", loaded)
     pre = loaded.preprocessing or {}
     n_features = input_features(loaded)

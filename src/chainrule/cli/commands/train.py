@@ -169,6 +169,10 @@ def _train(args: argparse.Namespace) -> int:
     from chainrule.training import History, Trainer
 
     config, out, resuming = _config(args)
+    if config.text_source is not None:
+        from chainrule.cli.commands.train_text import train_text
+
+        return train_text(args, config, out, resuming)
     data = load_dataset(config.dataset, config.data_dir, config.csv, config.seed)
     check_memory(config, data)
     if config.validation_split:
