@@ -55,6 +55,7 @@ def install(pair, blob):
     weights_path.write_bytes(blob)
     doc = json.loads(json_path.read_text())
     doc["weights"]["sha256"] = hashlib.sha256(blob).hexdigest()
+    doc["weights"]["bytes"] = len(blob)
     json_path.write_text(json.dumps(doc))
 
 

@@ -165,7 +165,10 @@ class AtomicGroup:
     they were written; if a rename fails, the files already replaced get their previous content
     back. If the block raises, nothing is replaced. Write the file that makes the others valid
     (the manifest with their hashes) last: a process killed between two renames then leaves a
-    manifest that detects the mismatch instead of one that vouches for the wrong data.
+    manifest that detects the mismatch instead of one that vouches for the wrong data, and the
+    previous content of each replaced file is still there under ``.NAME.<12 hex>.bak`` until
+    the commit ends, for ``io.recovery`` to find (loaders fall back to it; opening a run
+    folder puts it back and removes the leftovers).
 
     Examples
     --------
@@ -210,6 +213,19 @@ class AtomicGroup:
         """Stage ``obj`` as strict, indented UTF-8 JSON for ``path``."""
         self._stage(path, encode_json(obj).encode("utf-8"))
 
+    def adopt(self, staged: PathLike, path: PathLike) -> None:
+        """Stage an already written file ``staged`` (same file system) for ``path``; it is
+        fsynced now and renamed at the commit (removed if the group is discarded)."""
+        dest = Path(path)
+        if any(dest == known for _, known in self._staged):
+            raise ValueError(f"{dest} is already part of this atomic group")
+        fd = os.open(staged, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._staged.append((str(staged), dest))
+
     def _discard(self) -> None:
         for tmp, _ in self._staged:
             _remove_quietly(tmp)
@@ -236,11 +252,11 @@ class AtomicGroup:
                         os.replace(backup, dest)
             self._discard()
             raise
+        for folder in {dest.parent for _, dest in self._staged}:
+            _fsync_folder(folder)  # the new names are durable before the old content goes
         for _, backup in done:
             if backup is not None:
                 _remove_quietly(backup)
-        for folder in {dest.parent for _, dest in self._staged}:
-            _fsync_folder(folder)
         self._staged = []
 
     def __exit__(
