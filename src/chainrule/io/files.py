@@ -8,7 +8,7 @@ import re
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from chainrule.errors import DataNotFoundError, FormatError
 
@@ -78,7 +78,7 @@ def backups_of(path: Path) -> list[Path]:
     return found
 
 
-def _hashed(handle: BinaryIO, size: int, where: Path) -> tuple[bytes, str]:
+def _hashed(handle: Any, size: int, where: Path) -> tuple[bytes, str]:
     """Read exactly ``size`` bytes, hashing each chunk as it arrives."""
     data = bytearray(size)
     view = memoryview(data)
@@ -100,7 +100,7 @@ def read_verified(
     digest: str,
     size: int | None,
     record: str,
-    check: Callable[[Path], None] | None = None,
+    check: Callable[[Path], Any] | None = None,
 ) -> bytes:
     """The bytes of ``path`` whose SHA-256 is ``digest`` (and size ``size``, when recorded).
 

@@ -36,7 +36,8 @@ def _manifest(json_path: Path) -> list[tuple[Path, dict[str, Any]]]:
     if doc.get("format") == "chainrule-model":
         parts = {f"{stem}.safetensors": doc.get("weights")}
     elif doc.get("format") == "chainrule-checkpoint":
-        files = doc.get("files") if isinstance(doc.get("files"), dict) else {}
+        files = doc.get("files")
+        files = files if isinstance(files, dict) else {}
         parts = {f"{stem}.{part}.safetensors": files.get(part) for part in ("model", "optimizer")}
     else:
         return []
@@ -89,8 +90,7 @@ def recover_folder(folder: str | os.PathLike[str], names: Iterable[str]) -> list
     except OSError:
         return done
     for entry in entries:
-        temp, backup = TEMP_NAME.fullmatch(entry), BACKUP_NAME.fullmatch(entry)
-        match = temp or backup
+        match = TEMP_NAME.fullmatch(entry) or BACKUP_NAME.fullmatch(entry)
         if match is None or match["name"] not in wanted:
             continue
         path = folder / entry
