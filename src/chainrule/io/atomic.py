@@ -53,6 +53,18 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def _naming(dest: Path) -> Iterator[None]:
+    """Report an operating-system error under the destination's name: ``fsync`` errors carry
+    no file name, and a temp file's name means nothing to the user."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno is None or type(err).__module__.startswith("chainrule"):
+            raise
+        raise OSError(err.errno, err.strerror, str(dest)) from None
+
+
 def _remove_quietly(path: str | Path) -> None:
     """Delete a leftover temp or backup file, ignoring it being gone already."""
     with contextlib.suppress(OSError):
@@ -113,11 +125,13 @@ def atomic_write(
     dest = Path(path)
     if mode == "w" and encoding is None:
         encoding = "utf-8"
-    handle, tmp = _open_temp(dest, mode, encoding)
+    with _naming(dest):
+        handle, tmp = _open_temp(dest, mode, encoding)
     try:
         yield handle
-        _finish(handle)
-        os.replace(tmp, dest)
+        with _naming(dest):
+            _finish(handle)
+            os.replace(tmp, dest)
     except BaseException:
         handle.close()
         _remove_quietly(tmp)
@@ -191,10 +205,12 @@ class AtomicGroup:
         dest = Path(path)
         if any(dest == staged for _, staged in self._staged):
             raise ValueError(f"{dest} is already part of this atomic group")
-        handle, tmp = _open_temp(dest, "wb", None)
+        with _naming(dest):
+            handle, tmp = _open_temp(dest, "wb", None)
         try:
-            handle.write(payload)
-            _finish(handle)
+            with _naming(dest):
+                handle.write(payload)
+                _finish(handle)
         except BaseException:
             handle.close()
             _remove_quietly(tmp)
@@ -219,11 +235,12 @@ class AtomicGroup:
         dest = Path(path)
         if any(dest == known for _, known in self._staged):
             raise ValueError(f"{dest} is already part of this atomic group")
-        fd = os.open(staged, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with _naming(dest):
+            fd = os.open(staged, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         self._staged.append((str(staged), dest))
 
     def _discard(self) -> None:
@@ -235,9 +252,11 @@ class AtomicGroup:
         done: list[tuple[Path, Path | None]] = []  # (destination, backup of its old content)
         try:
             for tmp, dest in self._staged:
-                backup = _backup(dest) if dest.exists() else None
+                with _naming(dest):
+                    backup = _backup(dest) if dest.exists() else None
                 try:
-                    os.replace(tmp, dest)
+                    with _naming(dest):
+                        os.replace(tmp, dest)
                 except BaseException:
                     if backup is not None:
                         _remove_quietly(backup)
