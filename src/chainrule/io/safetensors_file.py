@@ -140,15 +140,19 @@ def _parse_header(prefix: bytes, read_header: Any, file_size: int, where: str) -
             "an 8-byte header length; the file is truncated or not a safetensors file"
         )
     (length,) = struct.unpack("<Q", prefix[:8])
+    # The length is not echoed: for a file of another kind its "value" is just the file's
+    # first eight bytes (text, for a symlink to a text file), and means nothing.
     if length > MAX_HEADER_BYTES:
         raise FormatError(
-            f"{where}: the header length field says {length} bytes, more than the "
-            f"{MAX_HEADER_BYTES}-byte limit; the file is corrupt or not a safetensors file"
+            f"{where}: not a safetensors file: its first 8 bytes, read as the header length, "
+            f"ask for more than the {MAX_HEADER_BYTES}-byte limit; the file is corrupt or of "
+            "another kind"
         )
     if 8 + length > file_size:
         raise FormatError(
-            f"{where}: the header length field says {length} bytes, but only "
-            f"{file_size - 8} bytes follow it; the file is truncated or corrupt"
+            f"{where}: not a safetensors file: its first 8 bytes, read as the header length, "
+            f"ask for more than the {file_size - 8} bytes that follow them; the file is "
+            "truncated, corrupt or of another kind"
         )
     raw = read_header(length)
     try:
