@@ -216,6 +216,7 @@ def _train(args: argparse.Namespace) -> int:
     preprocessing = preprocessing_for(data, x_train)
     x_train = preprocess(x_train, preprocessing)
     validation = None if x_val is None else (preprocess(x_val, preprocessing), y_val)
+    x_test = preprocess(data.x_test, preprocessing)  # now: a bad test value stops no trained run
 
     model = build_model(config, data)
     optimizer = _optimizer(config, model)
@@ -279,9 +280,7 @@ def _train(args: argparse.Namespace) -> int:
     )
     history = _merge(past, fitted)
     with deferred_interrupt() as held:  # Ctrl-C now waits until the folder is switched
-        test = evaluate_model(
-            model, preprocess(data.x_test, preprocessing), data.y_test, data.n_classes
-        )
+        test = evaluate_model(model, x_test, data.y_test, data.n_classes)
         final, best_index = _final_metrics(history, stopper)
         final["test_accuracy"] = test["accuracy"]
         with staged_outputs(run_dir) as staging:
