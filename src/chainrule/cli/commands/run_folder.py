@@ -190,6 +190,11 @@ def staged_outputs(run_dir: Path) -> Iterator[Path]:
         with AtomicGroup() as group:
             for path in files:
                 group.adopt(path, run_dir / path.relative_to(staging))
+    except OSError as err:  # name the run's file, not its staged copy
+        name = err.filename
+        if err.errno is None or not isinstance(name, str) or not name.startswith(str(staging)):
+            raise
+        raise OSError(err.errno, err.strerror, str(run_dir) + name[len(str(staging)) :]) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
