@@ -55,6 +55,7 @@ def install(pair, blob):
     weights_path.write_bytes(blob)
     doc = json.loads(json_path.read_text())
     doc["weights"]["sha256"] = hashlib.sha256(blob).hexdigest()
+    doc["weights"]["bytes"] = len(blob)
     json_path.write_text(json.dumps(doc))
 
 
@@ -79,11 +80,12 @@ HOSTILE_SAFETENSORS = {
     "truncated length field": (b"\x10\x00\x00", "3 bytes is too short"),
     "length beyond the file": (
         st(GOOD, length=10_000),
-        r"the header length field says 10000 bytes, but only \d+ bytes follow it",
+        r"not a safetensors file: its first 8 bytes, read as the header length, ask for more "
+        r"than the \d+ bytes that follow them",
     ),
     "length over the cap": (
         struct.pack("<Q", 2**63) + b"{}",
-        "says 9223372036854775808 bytes, more than the 100000000-byte limit",
+        "ask for more than the 100000000-byte limit",
     ),
     "header not JSON": (st(raw=b"{weight: oops}"), "the header is not valid JSON"),
     "header not UTF-8": (st(raw=b'\xff\xfe{"a": 1}'), "the header is not valid JSON"),

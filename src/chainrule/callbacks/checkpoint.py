@@ -29,10 +29,11 @@ def save_weights(model: Module, path: str | os.PathLike[str]) -> None:
     crash never leaves a truncated file. Read it back with ``safetensors.numpy.load_file(path)``
     and ``model.load_state_dict``.
     """
-    from safetensors.numpy import save
+    from chainrule.io.safetensors_file import encode_safetensors
 
     state = {name: np.ascontiguousarray(array) for name, array in model.state_dict().items()}
-    atomic_write_bytes(path, save(state, metadata={"format": "chainrule-state-dict"}))
+    # Our encoder: the same weights give the same bytes in every process.
+    atomic_write_bytes(path, encode_safetensors(state, {"format": "chainrule-state-dict"}))
 
 
 def atomic_save(

@@ -1,12 +1,16 @@
 """The ``chainrule`` command line: train, evaluate, predict, inspect, gradcheck, lr-find.
 
 Only ``argparse`` is imported at start-up; each command imports what it needs when it runs, so
-``chainrule --help`` is fast. User errors exit with status 2 and a one-line message.
+``chainrule --help`` is fast. User errors and operating-system errors exit with status 2 and a
+one-line message (see ``main`` for every exit status).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import os
 import sys
 from collections.abc import Sequence
 
@@ -265,7 +269,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``chainrule`` command; returns the exit status."""
+    """Entry point of the ``chainrule`` command; returns the exit status.
+
+    0: done; 2: a user error or an operating-system error (one line on stderr, with the path
+    and the reason); 3: ``train`` stopped on a NaN, infinite or diverging loss (the run folder
+    is complete); 130: Ctrl-C; 141: the reader of the output went away (``... | head``).
+    """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("chainrule: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return _broken_pipe()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
@@ -280,15 +299,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chainrule.errors import ChainruleError
 
     try:
-        runner = getattr(commands, args.command.replace("-", "_"))
-        # Once a command's module is imported it shadows its runner of the same name (a second
-        # main() in one process, as tests do): call the module's run then.
-        runner = getattr(runner, "run", runner)
-        return int(runner(args))
-    except (ChainruleError, FileNotFoundError, PermissionError, IsADirectoryError) as err:
-        message = " ".join(str(err).split()) or type(err).__name__  # one line, whole message
-        print(f"chainrule {args.command}: error: {message}", file=sys.stderr)
+        command = getattr(commands, args.command.replace("-", "_"))
+        # Once imported, a command's module shadows its runner of the same name in `commands`.
+        status = int(getattr(command, "run", command)(args))
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers below
+        return status
+    except BrokenPipeError:
+        return _broken_pipe()
+    except (ChainruleError, OSError) as err:
+        print(f"chainrule {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"chainrule {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(err: BaseException) -> str:
+    """The whole message on one line; for an OSError the path and the reason."""
+    if isinstance(err, OSError) and not _is_chainrule(err) and err.strerror:
+        code = errno.errorcode.get(err.errno or 0)
+        reason = err.strerror + (f" ({code})" if code else "")
+        where = err.filename if err.filename is not None else None
+        message = f"{where}: {reason}" if where is not None else reason
+    else:
+        message = str(err) or type(err).__name__
+    return " ".join(message.split())
+
+
+def _is_chainrule(err: BaseException) -> bool:
+    from chainrule.errors import ChainruleError
+
+    return isinstance(err, ChainruleError)
+
+
+def _broken_pipe() -> int:
+    """The reader of stdout went away: stop quietly, as command-line tools do (status 141,
+    what a shell reports for a program ended by SIGPIPE)."""
+    # Point stdout at /dev/null so the interpreter's flush at exit does not fail again.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 141

@@ -16,14 +16,20 @@ their background (dark or light) and size; only the steps that fit are applied:
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from chainrule.errors import ConfigError, FormatError, ShapeError
+from chainrule.io.files import open_regular
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+#: Larger images are refused before their pixels are decoded (5000x5000; a decoded image
+#: costs 4 bytes a pixel here, so this bounds one input to about 100 MB).
+MAX_IMAGE_PIXELS = 25_000_000
 
 
 def _pil() -> Any:
@@ -47,12 +53,28 @@ def _unit_gray(image: Any) -> np.ndarray:
 
 
 def read_grayscale(path: Path) -> np.ndarray:
-    """An image file as a float32 array in [0, 1] (8- or 16-bit), as stored (not inverted)."""
+    """An image file as a float32 array in [0, 1] (8- or 16-bit), as stored (not inverted).
+
+    Images of more than ``MAX_IMAGE_PIXELS`` pixels are refused from their header, before
+    their pixels are decoded (Pillow's own decompression-bomb limit is far higher).
+    """
     image_module = _pil()
     try:
-        with image_module.open(path) as image:
-            gray = _unit_gray(image)
-    except (OSError, ValueError, SyntaxError) as err:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", image_module.DecompressionBombWarning)
+            with open_regular(path, "an image file") as handle, image_module.open(handle) as image:
+                width, height = image.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise FormatError(
+                        f"{path}: {width}x{height} pixels, more than the {MAX_IMAGE_PIXELS:,} "
+                        "pixels predict reads; scale the image down first"
+                    )
+                gray = _unit_gray(image)
+    except image_module.DecompressionBombError as err:
+        raise FormatError(
+            f"{path}: declares more pixels than predict reads ({MAX_IMAGE_PIXELS:,} at most): {err}"
+        ) from None
+    except (OSError, ValueError, SyntaxError, MemoryError) as err:
         raise FormatError(f"{path}: not a readable image ({err})") from None
     return gray
 
@@ -138,12 +160,31 @@ def to_model_image(
     return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
 
 
+def _check_npy_size(handle: Any, path: Path) -> None:
+    """Refuse a .npy file whose header promises more data than the file holds, unread."""
+    from numpy.lib import format as npy
+
+    version = npy.read_magic(handle)
+    read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+    shape, _, dtype = read_header(handle)
+    needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    held = os.fstat(handle.fileno()).st_size - handle.tell()
+    if dtype.hasobject or needed != held:
+        raise FormatError(
+            f"{path}: the .npy header describes {needed:,} bytes of {dtype} data "
+            f"{tuple(shape)}, but the file holds {held:,}; it is truncated or corrupt"
+        )
+    handle.seek(0)
+
+
 def _npy_rows(
     path: Path, n_features: int, image_shape: tuple[int, ...] | None, warn: list[str]
 ) -> np.ndarray:
     """A .npy file as rows; for an image model, integers scaled by their depth to [0, 1]."""
     try:
-        array = np.load(path, allow_pickle=False)
+        with open_regular(path, "a .npy file") as handle:
+            _check_npy_size(handle, path)
+            array = np.load(handle, allow_pickle=False)
     except (ValueError, OSError, EOFError) as err:
         raise FormatError(f"{path}: not a valid .npy array ({err})") from None
     if array.dtype.kind not in "fiub":
@@ -188,7 +229,7 @@ def load_input(
     warn = [] if warn is None else warn
     shape = pre.get("image_shape")
     image_shape = tuple(int(d) for d in shape) if shape else None
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     if path.suffix.lower() == ".npy":
         return _npy_rows(path, n_features, image_shape, warn)

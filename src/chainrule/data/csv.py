@@ -4,25 +4,58 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import math
 import os
 import zlib
+from collections.abc import Iterator
 from typing import IO
 
 import numpy as np
 
 from chainrule.errors import ConfigError, FormatError, ShapeError
 
-__all__ = ["load_csv"]
+__all__ = ["load_csv", "MAX_LINE_CHARS", "MAX_COLUMNS"]
+
+
+#: Bounds on a CSV, checked as it is read (so memory stays bounded whatever the file holds):
+#: characters in one line, and cells in one row.
+MAX_LINE_CHARS = 4 * 2**20
+MAX_COLUMNS = 100_000
 
 
 def _open_text(name: str) -> IO[str]:
-    """Open a CSV as text, through gzip when it starts with the gzip magic; BOM stripped."""
-    with open(name, "rb") as f:
-        gz = f.read(2) == b"\x1f\x8b"
-    if gz:
-        return gzip.open(name, "rt", encoding="utf-8-sig", newline="")
-    return open(name, encoding="utf-8-sig", newline="")
+    """Open a CSV as text, through gzip when it starts with the gzip magic; BOM stripped.
+    Only regular files (a FIFO would hang the reader)."""
+    from chainrule.io.files import open_regular
+
+    raw = open_regular(name, "a CSV file")
+    try:
+        gz = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        if gz:  # checked regular above; GzipFile would not close a file object it was given
+            raw.close()
+            return gzip.open(name, "rt", encoding="utf-8-sig", newline="")
+        return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    except BaseException:
+        raw.close()
+        raise
+
+
+def _bounded_lines(f: IO[str], name: str) -> Iterator[str]:
+    """The lines of ``f``, refusing one longer than ``MAX_LINE_CHARS`` before reading it whole."""
+    number = 0
+    while True:
+        line = f.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise FormatError(
+                f"{name}, line {number}: longer than {MAX_LINE_CHARS:,} characters, the most a "
+                "CSV line may hold here; the file is not a CSV of labels and pixel values"
+            )
+        yield line
 
 
 def _is_number(cell: str) -> bool:
@@ -120,8 +153,13 @@ def load_csv(
     lines: list[int] = []
     try:
         with _open_text(name) as f:
-            reader = csv.reader(f, delimiter=delimiter)
+            reader = csv.reader(_bounded_lines(f, name), delimiter=delimiter)
             for row in reader:
+                if len(row) > MAX_COLUMNS:
+                    raise FormatError(
+                        f"{name}, line {reader.line_num}: {len(row):,} columns, more than the "
+                        f"{MAX_COLUMNS:,} a CSV may have here"
+                    )
                 cells = [c.strip() for c in row]
                 if not any(cells):
                     continue

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from chainrule.data import download as _download
-from chainrule.data.idx import read_idx
+from chainrule.data.idx import check_idx_pair, read_idx
 from chainrule.data.transforms import train_val_split
 from chainrule.errors import ConfigError, DataNotFoundError, FormatError
 
@@ -196,7 +196,10 @@ def load_idx_folder(folder: str | os.PathLike[str], dataset: str = "IDX") -> tup
     paths = [_locate(folder, stem) for stem in MNIST_FILES]
     if any(p is None for p in paths):
         raise DataNotFoundError(_not_found_message(dataset, [folder], MNIST_FILES))
-    arrays = [read_idx(p) for p in paths if p is not None]
+    found = [p for p in paths if p is not None]
+    check_idx_pair(found[0], found[1])  # counts compared before any payload is read
+    check_idx_pair(found[2], found[3])
+    arrays = [read_idx(p) for p in found]
     x_tr, y_tr, x_te, y_te = arrays
     img_tr, lbl_tr, img_te, lbl_te = (p for p in paths if p is not None)
     _check_pair(x_tr, y_tr, img_tr, lbl_tr)

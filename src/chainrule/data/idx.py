@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import math
 import os
 import zlib
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import numpy as np
@@ -13,7 +15,14 @@ import numpy as np
 from chainrule.errors import DtypeError, FormatError, ShapeError
 from chainrule.io.atomic import atomic_write
 
-__all__ = ["read_idx", "write_idx", "IDX_TYPES", "DEFAULT_MAX_BYTES"]
+__all__ = [
+    "read_idx",
+    "read_idx_header",
+    "check_idx_pair",
+    "write_idx",
+    "IDX_TYPES",
+    "DEFAULT_MAX_BYTES",
+]
 
 #: Type code byte -> (big-endian NumPy dtype, name used in messages).
 IDX_TYPES: dict[int, tuple[np.dtype[Any], str]] = {
@@ -53,17 +62,6 @@ def _read_at_most(stream: _Readable, limit: int) -> bytearray:
             break
         buf += chunk
     return buf
-
-
-def _count_rest(stream: _Readable, cap: int) -> int:
-    """Count the bytes left in ``stream`` (up to about ``cap``) without keeping them."""
-    total = 0
-    while total <= cap:
-        chunk = stream.read(_CHUNK)
-        if not chunk:
-            break
-        total += len(chunk)
-    return total
 
 
 def _parse_header(name: str, stream: _Readable, hint: str) -> tuple[int, tuple[int, ...]]:
@@ -131,11 +129,17 @@ def _read_stream(
             f"{name}: payload has {len(payload)} bytes, the header promises {expected} ({what}); "
             "the file is truncated"
         )
-    if len(payload) > expected:
-        extra = 1 + _count_rest(stream, max_bytes)
+    if len(payload) > expected and size_on_disk is not None:
+        extra = size_on_disk - header_len - expected
         raise FormatError(
             f"{name}: payload has {expected + extra} bytes, the header promises {expected} "
             f"({what}); {extra} unexpected extra byte(s) at the end: the header and data disagree"
+        )
+    if len(payload) > expected:
+        # Not counted: gigabytes of gzipped trailing zeros would take seconds to count.
+        raise FormatError(
+            f"{name}: data continues after the {expected} bytes of payload the header promises "
+            f"({what}); the header and data disagree"
         )
     data = np.frombuffer(payload, dtype=dtype).reshape(dims)
     return data.astype(dtype.newbyteorder("="), copy=dtype.itemsize > 1)
@@ -178,25 +182,61 @@ def read_idx(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES
            [3, 4, 5]], dtype=uint8)
     """
     name = os.fspath(path)
-    try:
-        with open(name, "rb") as raw:
-            magic = raw.read(2)
-            raw.seek(0)
-            if magic == _GZIP_MAGIC:
-                try:
-                    with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
-                        return _read_stream(name, gz, None, max_bytes, " (after gunzip)")
-                except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-                    raise FormatError(
-                        f"{name}: the gzip stream is corrupt or truncated ({exc}); "
-                        "download or copy the file again"
-                    ) from None
-            hint = " (the name ends in .gz but the file is not gzip-compressed)"
-            hint = hint if name.endswith(".gz") else ""
-            size = os.fstat(raw.fileno()).st_size
-            return _read_stream(name, raw, size, max_bytes, hint)
-    except IsADirectoryError:
-        raise FormatError(f"{name}: is a folder, expected an IDX file") from None
+    with _opened(name) as (stream, size, hint):
+        return _read_stream(name, stream, size, max_bytes, hint)
+
+
+def read_idx_header(path: str | os.PathLike[str]) -> tuple[np.dtype[Any], tuple[int, ...]]:
+    """The (native-endian dtype, dimensions) an IDX file's header declares; the payload is not
+    read, so two files can be compared before either is loaded.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from chainrule.data import write_idx
+    >>> p = os.path.join(tempfile.mkdtemp(), "x-idx2-ubyte.gz")
+    >>> write_idx(p, np.zeros((4, 3), dtype=np.uint8))
+    >>> read_idx_header(p)
+    (dtype('uint8'), (4, 3))
+    """
+    name = os.fspath(path)
+    with _opened(name) as (stream, _, hint):
+        code, dims = _parse_header(name, stream, hint)
+    return IDX_TYPES[code][0].newbyteorder("="), dims
+
+
+def check_idx_pair(images: str | os.PathLike[str], labels: str | os.PathLike[str]) -> None:
+    """Refuse, from the headers alone, an image file and a label file that disagree on the count."""
+    _, image_dims = read_idx_header(images)
+    _, label_dims = read_idx_header(labels)
+    if image_dims[0] != label_dims[0]:
+        raise FormatError(
+            f"{os.fspath(labels)}: holds {label_dims[0]} labels but {os.fspath(images)} holds "
+            f"{image_dims[0]} images; the files do not belong together"
+        )
+
+
+@contextlib.contextmanager
+def _opened(name: str) -> Iterator[tuple[_Readable, int | None, str]]:
+    """The decompressed stream of an IDX file, its size on disk (None when gzipped) and a hint
+    for the messages; only regular files are opened (a FIFO would hang the reader)."""
+    from chainrule.io.files import open_regular
+
+    with open_regular(name, "an IDX file") as raw:
+        magic = raw.read(2)
+        raw.seek(0)
+        if magic == _GZIP_MAGIC:
+            try:
+                with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+                    yield gz, None, " (after gunzip)"
+            except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+                raise FormatError(
+                    f"{name}: the gzip stream is corrupt or truncated ({exc}); "
+                    "download or copy the file again"
+                ) from None
+            return
+        hint = " (the name ends in .gz but the file is not gzip-compressed)"
+        yield raw, os.fstat(raw.fileno()).st_size, hint if name.endswith(".gz") else ""
 
 
 def write_idx(path: str | os.PathLike[str], array: Any) -> None:

@@ -53,6 +53,18 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def _naming(dest: Path) -> Iterator[None]:
+    """Report an operating-system error under the destination's name: ``fsync`` errors carry
+    no file name, and a temp file's name means nothing to the user."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno is None or type(err).__module__.startswith("chainrule"):
+            raise
+        raise OSError(err.errno, err.strerror, str(dest)) from None
+
+
 def _remove_quietly(path: str | Path) -> None:
     """Delete a leftover temp or backup file, ignoring it being gone already."""
     with contextlib.suppress(OSError):
@@ -113,11 +125,13 @@ def atomic_write(
     dest = Path(path)
     if mode == "w" and encoding is None:
         encoding = "utf-8"
-    handle, tmp = _open_temp(dest, mode, encoding)
+    with _naming(dest):
+        handle, tmp = _open_temp(dest, mode, encoding)
     try:
         yield handle
-        _finish(handle)
-        os.replace(tmp, dest)
+        with _naming(dest):
+            _finish(handle)
+            os.replace(tmp, dest)
     except BaseException:
         handle.close()
         _remove_quietly(tmp)
@@ -165,7 +179,10 @@ class AtomicGroup:
     they were written; if a rename fails, the files already replaced get their previous content
     back. If the block raises, nothing is replaced. Write the file that makes the others valid
     (the manifest with their hashes) last: a process killed between two renames then leaves a
-    manifest that detects the mismatch instead of one that vouches for the wrong data.
+    manifest that detects the mismatch instead of one that vouches for the wrong data, and the
+    previous content of each replaced file is still there under ``.NAME.<12 hex>.bak`` until
+    the commit ends, for ``io.recovery`` to find (loaders fall back to it; opening a run
+    folder puts it back and removes the leftovers).
 
     Examples
     --------
@@ -188,10 +205,12 @@ class AtomicGroup:
         dest = Path(path)
         if any(dest == staged for _, staged in self._staged):
             raise ValueError(f"{dest} is already part of this atomic group")
-        handle, tmp = _open_temp(dest, "wb", None)
+        with _naming(dest):
+            handle, tmp = _open_temp(dest, "wb", None)
         try:
-            handle.write(payload)
-            _finish(handle)
+            with _naming(dest):
+                handle.write(payload)
+                _finish(handle)
         except BaseException:
             handle.close()
             _remove_quietly(tmp)
@@ -210,6 +229,20 @@ class AtomicGroup:
         """Stage ``obj`` as strict, indented UTF-8 JSON for ``path``."""
         self._stage(path, encode_json(obj).encode("utf-8"))
 
+    def adopt(self, staged: PathLike, path: PathLike) -> None:
+        """Stage an already written file ``staged`` (same file system) for ``path``; it is
+        fsynced now and renamed at the commit (removed if the group is discarded)."""
+        dest = Path(path)
+        if any(dest == known for _, known in self._staged):
+            raise ValueError(f"{dest} is already part of this atomic group")
+        with _naming(dest):
+            fd = os.open(staged, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self._staged.append((str(staged), dest))
+
     def _discard(self) -> None:
         for tmp, _ in self._staged:
             _remove_quietly(tmp)
@@ -219,9 +252,11 @@ class AtomicGroup:
         done: list[tuple[Path, Path | None]] = []  # (destination, backup of its old content)
         try:
             for tmp, dest in self._staged:
-                backup = _backup(dest) if dest.exists() else None
+                with _naming(dest):
+                    backup = _backup(dest) if dest.exists() else None
                 try:
-                    os.replace(tmp, dest)
+                    with _naming(dest):
+                        os.replace(tmp, dest)
                 except BaseException:
                     if backup is not None:
                         _remove_quietly(backup)
@@ -236,11 +271,11 @@ class AtomicGroup:
                         os.replace(backup, dest)
             self._discard()
             raise
+        for folder in {dest.parent for _, dest in self._staged}:
+            _fsync_folder(folder)  # the new names are durable before the old content goes
         for _, backup in done:
             if backup is not None:
                 _remove_quietly(backup)
-        for folder in {dest.parent for _, dest in self._staged}:
-            _fsync_folder(folder)
         self._staged = []
 
     def __exit__(

@@ -14,6 +14,7 @@ import numpy as np
 from chainrule.autodiff.backend import to_numpy
 from chainrule.errors import ChainruleError, ConfigError, DataNotFoundError, FormatError
 from chainrule.io.atomic import AtomicGroup
+from chainrule.io.files import read_verified
 from chainrule.io.model_file import (
     check_finite,
     field,
@@ -21,7 +22,12 @@ from chainrule.io.model_file import (
     read_json_document,
     to_json_safe,
 )
-from chainrule.io.safetensors_file import decode_safetensors, encode_safetensors, sha256_hex
+from chainrule.io.safetensors_file import (
+    decode_safetensors,
+    encode_safetensors,
+    read_safetensors_header,
+    sha256_hex,
+)
 from chainrule.nn.module import Module
 
 __all__ = [
@@ -241,23 +247,24 @@ def save_checkpoint(
     return paths["json"]
 
 
-def _read_arrays(path: Path, digest: Any, json_path: Path) -> dict[str, np.ndarray]:
+def _read_arrays(path: Path, record: Any, json_path: Path) -> dict[str, np.ndarray]:
     """Read one safetensors file of the checkpoint, checking it against its recorded hash."""
+    digest = record.get("sha256")
     if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
         raise FormatError(f"{json_path}: the hash of {path.name} must be 64 hex digits")
+    size = record.get("bytes")
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+        data = read_verified(
+            path,
+            digest,
+            size if isinstance(size, int) and not isinstance(size, bool) else None,
+            json_path.name,
+            read_safetensors_header,
+        )
+    except DataNotFoundError:
         raise DataNotFoundError(
             f"{path}: no such file, but {json_path.name} refers to it; the checkpoint is incomplete"
         ) from None
-    except IsADirectoryError:
-        raise FormatError(f"{path}: is a folder, expected a safetensors file") from None
-    if sha256_hex(data) != digest:
-        raise FormatError(
-            f"{path}: its SHA-256 does not match the one recorded in {json_path.name}; the "
-            "checkpoint files are not from the same save (or one is corrupt)"
-        )
     arrays, _ = decode_safetensors(data, str(path))
     return arrays
 
@@ -311,7 +318,7 @@ def load_checkpoint(
         record = files.get(part)
         if not isinstance(record, dict):
             raise FormatError(f"{json_path}: files.{part} must be an object with a sha256")
-        records[part] = record.get("sha256")
+        records[part] = record
 
     model_arrays = _read_arrays(paths["model"], records["model"], json_path)
     opt_arrays = _read_arrays(paths["optimizer"], records["optimizer"], json_path)

@@ -21,6 +21,7 @@ from chainrule.errors import (
     FormatError,
 )
 from chainrule.io.atomic import AtomicGroup
+from chainrule.io.files import open_regular, read_verified
 from chainrule.io.safetensors_file import (
     decode_safetensors,
     encode_safetensors,
@@ -140,13 +141,8 @@ def to_json_safe(value: Any, where: str) -> Any:
 
 def read_json_document(path: Path, kind: str, version: int, what: str) -> dict[str, Any]:
     """Read a chainrule JSON document; check its ``format`` is ``kind`` and its version known."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_JSON_BYTES + 1)
-    except FileNotFoundError:
-        raise DataNotFoundError(f"{path}: no such file; expected the JSON of a {what}") from None
-    except IsADirectoryError:
-        raise FormatError(f"{path}: is a folder, expected the JSON of a {what}") from None
+    with open_regular(path, f"the JSON of a {what}") as handle:
+        raw = handle.read(MAX_JSON_BYTES + 1)
     if len(raw) > MAX_JSON_BYTES:
         raise FormatError(f"{path}: larger than {MAX_JSON_BYTES} bytes; not the JSON of a {what}")
     try:
@@ -292,6 +288,7 @@ def save(
     hyperparameters: Mapping[str, Any] | None = None,
     metrics: Mapping[str, Any] | None = None,
     allow_nonfinite: bool = False,
+    group: AtomicGroup | None = None,
 ) -> Path:
     """Save a model as ``NAME.safetensors`` (weights) and ``NAME.json`` (everything else).
 
@@ -318,6 +315,9 @@ def save(
         Names of the output classes, in output order.
     allow_nonfinite : bool
         Save weights containing NaN or infinity instead of refusing.
+    group : AtomicGroup, optional
+        Stage both files in this group (they are renamed when it commits, with the files
+        staged before them) instead of committing them now.
 
     Returns
     -------
@@ -379,9 +379,13 @@ def save(
     }
     json_path.parent.mkdir(parents=True, exist_ok=True)
     # Weights first, the JSON (which vouches for them by hash) last; see AtomicGroup.
-    with AtomicGroup() as group:
+    if group is not None:
         group.write_bytes(weights_path, blob)
         group.write_json(json_path, doc)
+        return json_path
+    with AtomicGroup() as own:
+        own.write_bytes(weights_path, blob)
+        own.write_json(json_path, doc)
     return json_path
 
 
@@ -470,19 +474,31 @@ def load(path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -> Load
     version = doc.get("chainrule_version")
     created = doc.get("created")
 
-    stored = sum(
-        math.prod(entry["shape"])
-        for name, entry in read_safetensors_header(weights_path).items()
-        if name != "__metadata__"
-    )
     needed = _registry().spec_size(architecture)
-    # Refuse before allocating what a hostile architecture asks for; a small mismatch is built
-    # so that the tensor-by-tensor comparison below can name exactly what differs.
-    if needed > 2 * stored + 1_000_000:
-        raise FormatError(
-            f"{json_path}: the architecture needs {needed:,} parameters and buffers but "
-            f"{weights_path.name} holds only {stored:,}; the two files do not belong together"
+
+    def plausible(candidate: Path) -> None:
+        # Refuse before reading or allocating what a hostile file asks for; a small mismatch
+        # is let through so that the tensor-by-tensor comparison below names what differs.
+        stored = sum(
+            math.prod(entry["shape"])
+            for name, entry in read_safetensors_header(candidate).items()
+            if name != "__metadata__"
         )
+        if needed > 2 * stored + 1_000_000 or stored > 2 * needed + 1_000_000:
+            raise FormatError(
+                f"{json_path}: the architecture needs {needed:,} parameters and buffers but "
+                f"{candidate.name} holds {'only ' if stored < needed else ''}{stored:,}; the two "
+                "files do not belong together"
+            )
+
+    size = weights.get("bytes")
+    data = read_verified(
+        weights_path,
+        digest,
+        size if isinstance(size, int) and not isinstance(size, bool) else None,
+        json_path.name,
+        plausible,
+    )
     try:
         model = _registry().layer_from_spec(architecture)
     except (ChainruleError, TypeError, ValueError, KeyError, RecursionError, MemoryError) as exc:
@@ -490,19 +506,6 @@ def load(path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -> Load
     if not isinstance(model, Module):  # pragma: no cover - the registry only builds modules
         raise FormatError(f"{json_path}: the architecture did not build a Module")
     model.astype(dtype)
-
-    try:
-        data = weights_path.read_bytes()
-    except FileNotFoundError:  # removed since the check above
-        raise DataNotFoundError(f"{weights_path}: no such file") from None
-    except IsADirectoryError:
-        raise FormatError(f"{weights_path}: is a folder, expected a safetensors file") from None
-    if sha256_hex(data) != digest:
-        raise FormatError(
-            f"{weights_path}: its SHA-256 does not match the one recorded in {json_path.name}; "
-            "the two files are not from the same save (or one is corrupt or was interrupted "
-            "mid-save). Hint: copy or save both files together"
-        )
     arrays, _ = decode_safetensors(data, str(weights_path))
     match_state(model, arrays, str(weights_path), FormatError)
     if not allow_nonfinite:

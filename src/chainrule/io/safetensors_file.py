@@ -42,6 +42,7 @@ DTYPES: dict[str, np.dtype[Any]] = {
 
 #: A header larger than this is refused before it is read (safetensors itself caps at 100 MB).
 MAX_HEADER_BYTES = 100_000_000
+_DTYPE_NAMES = {dtype.str: name for name, dtype in DTYPES.items()}
 _MAX_NDIM = 64
 _ENTRY_KEYS = {"dtype", "shape", "data_offsets"}
 
@@ -139,15 +140,19 @@ def _parse_header(prefix: bytes, read_header: Any, file_size: int, where: str) -
             "an 8-byte header length; the file is truncated or not a safetensors file"
         )
     (length,) = struct.unpack("<Q", prefix[:8])
+    # The length is not echoed: for a file of another kind its "value" is just the file's
+    # first eight bytes (text, for a symlink to a text file), and means nothing.
     if length > MAX_HEADER_BYTES:
         raise FormatError(
-            f"{where}: the header length field says {length} bytes, more than the "
-            f"{MAX_HEADER_BYTES}-byte limit; the file is corrupt or not a safetensors file"
+            f"{where}: not a safetensors file: its first 8 bytes, read as the header length, "
+            f"ask for more than the {MAX_HEADER_BYTES}-byte limit; the file is corrupt or of "
+            "another kind"
         )
     if 8 + length > file_size:
         raise FormatError(
-            f"{where}: the header length field says {length} bytes, but only "
-            f"{file_size - 8} bytes follow it; the file is truncated or corrupt"
+            f"{where}: not a safetensors file: its first 8 bytes, read as the header length, "
+            f"ask for more than the {file_size - 8} bytes that follow them; the file is "
+            "truncated, corrupt or of another kind"
         )
     raw = read_header(length)
     try:
@@ -293,7 +298,31 @@ def encode_safetensors(
                 "astype('float32')"
             )
         prepared[name] = array.astype(little, copy=False)
-    return safetensors.numpy.save(prepared, metadata=dict(metadata) if metadata else None)
+    return _serialize(prepared, dict(metadata) if metadata else {})
+
+
+def _serialize(arrays: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> bytes:
+    """The safetensors bytes, laid out the same way every time: the same arrays and metadata
+    give the same bytes in every process (the safetensors library orders ``__metadata__`` by a
+    per-process hash seed). Header keys sorted, ``__metadata__`` first, tensors in name order,
+    the header padded with spaces to a multiple of 8 bytes, as the format asks."""
+    header: dict[str, Any] = {}
+    if metadata:
+        header["__metadata__"] = {str(k): str(metadata[k]) for k in sorted(metadata)}
+    position = 0
+    for name in sorted(arrays):
+        array = arrays[name]
+        header[name] = {
+            "dtype": _DTYPE_NAMES[array.dtype.str],
+            "shape": list(array.shape),
+            "data_offsets": [position, position + array.nbytes],
+        }
+        position += array.nbytes
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    text += b" " * (-len(text) % 8)
+    parts = [struct.pack("<Q", len(text)), text]
+    parts += [arrays[name].tobytes(order="C") for name in sorted(arrays)]
+    return b"".join(parts)
 
 
 def write_safetensors(

@@ -13,7 +13,13 @@ from chainrule.cli.common import Dataset
 from chainrule.cli.config import TrainConfig
 from chainrule.errors import FormatError
 
-__all__ = ["check_scores", "evaluate_model", "plots_and_report", "write_history_csv"]
+__all__ = [
+    "check_scores",
+    "evaluate_model",
+    "plots_and_report",
+    "write_history_csv",
+    "what_was_kept",
+]
 
 
 def write_history_csv(path: Path, history: Any) -> None:
@@ -151,3 +157,11 @@ def evaluate_model(model: Any, x: np.ndarray, y: np.ndarray, n_classes: int) -> 
         "support": scores_pr.support.tolist(),
         "predicted": predicted,
     }
+
+
+def what_was_kept(history: Any) -> str:
+    """Which weights the saved model holds, in words."""
+    kept = history.kept_epoch
+    if kept is None:
+        return "the model with its initial weights (no epoch completed)"
+    return f"the model with the weights of the end of epoch {kept + 1}"

@@ -11,8 +11,21 @@ from typing import Any
 import numpy as np
 
 from chainrule.callbacks.base import Callback
-from chainrule.cli.commands.outputs import evaluate_model, plots_and_report, write_history_csv
-from chainrule.cli.commands.run_folder import new_run_dir, prepare_run_dir
+from chainrule.cli.commands.outputs import (
+    evaluate_model,
+    plots_and_report,
+    what_was_kept,
+    write_history_csv,
+)
+from chainrule.cli.commands.run_folder import (
+    check_bound,
+    deferred_interrupt,
+    held_locks,
+    new_run_dir,
+    prepare_run_dir,
+    settings_digest,
+    staged_outputs,
+)
 from chainrule.cli.common import (
     build_model,
     check_memory,
@@ -26,6 +39,14 @@ from chainrule.errors import ConfigError
 
 # Flags that may change on --resume; every other setting is the run's own.
 RESUMABLE = {"epochs"}
+#: Exit statuses besides 0 and 2 (user errors): training stopped on a NaN, infinite or
+#: diverging loss (the folder is complete, with the last good weights); Ctrl-C (as shells do).
+EXIT_DIVERGED, EXIT_INTERRUPTED = 3, 130
+
+
+def _bound_settings(config: TrainConfig) -> dict[str, Any]:
+    """The settings a checkpoint is bound to: all but those --resume may change."""
+    return {k: v for k, v in config.to_dict().items() if k not in RESUMABLE}
 
 
 def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -100,26 +121,40 @@ def _schedule_callbacks(config: TrainConfig, optimizer: Any) -> list[Any]:
 class _RunCheckpoint(Callback):
     """Writes the run's checkpoint after every epoch, so ``--resume`` continues exactly."""
 
-    def __init__(self, run_dir: Path, optimizer: Any, shuffle_rng: Any, past: Any) -> None:
+    def __init__(
+        self, run_dir: Path, optimizer: Any, shuffle_rng: Any, past: Any, settings: Any = None
+    ) -> None:
         self.run_dir, self.optimizer, self.shuffle_rng, self.past = (
             run_dir,
             optimizer,
             shuffle_rng,
             past,
         )
+        # The settings the checkpoint is bound to, by value and by hash (see _check_bound).
+        self.settings = (
+            {}
+            if settings is None
+            else {
+                "settings": settings,
+                "settings_sha256": settings_digest(settings),
+            }
+        )
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: Any) -> None:
         from chainrule.io import generator_state, save_checkpoint
 
         merged = _merge(self.past, trainer.history)
-        save_checkpoint(
-            self.run_dir,
-            trainer.model,
-            self.optimizer,
-            epoch,
-            merged.to_dict(),
-            extra={"shuffle_rng": generator_state(self.shuffle_rng)},
-        )
+        with deferred_interrupt() as held:  # the checkpoint of a complete epoch, written whole
+            save_checkpoint(
+                self.run_dir,
+                trainer.model,
+                self.optimizer,
+                epoch,
+                merged.to_dict(),
+                extra={"shuffle_rng": generator_state(self.shuffle_rng), **self.settings},
+            )
+        if held:
+            raise KeyboardInterrupt
 
 
 def _merge(past: Any, new: Any) -> Any:
@@ -142,7 +177,7 @@ def _merge(past: Any, new: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Train, evaluate on the test set, save the model and write the run folder."""
-    with warnings_in_words("train"):
+    with warnings_in_words("train"), held_locks():
         return _train(args)
 
 
@@ -173,6 +208,7 @@ def _train(args: argparse.Namespace) -> int:
         from chainrule.cli.commands.train_text import train_text
 
         return train_text(args, config, out, resuming)
+    bound = _bound_settings(config)
     data = load_dataset(config.dataset, config.data_dir, config.csv, config.seed)
     check_memory(config, data)
     if config.validation_split:
@@ -188,18 +224,19 @@ def _train(args: argparse.Namespace) -> int:
     preprocessing = preprocessing_for(data, x_train)
     x_train = preprocess(x_train, preprocessing)
     validation = None if x_val is None else (preprocess(x_val, preprocessing), y_val)
+    x_test = preprocess(data.x_test, preprocessing)  # now: a bad test value stops no trained run
 
     model = build_model(config, data)
     optimizer = _optimizer(config, model)
     shuffle_rng = np.random.default_rng([config.seed, 1])
     start, past = 0, None
-    if out is not None:
-        prepare_run_dir(out, resuming, args.quiet)
     run_dir = out if out is not None else new_run_dir(data.run_name)
+    prepare_run_dir(run_dir, resuming, args.quiet)  # locked until run() returns
     if resuming:
         last_epoch, past_dict, extra = load_checkpoint(run_dir, model, optimizer)
         if not extra or "shuffle_rng" not in extra:
             raise ConfigError(f"--resume {run_dir}: the checkpoint has no data-shuffling state")
+        check_bound(run_dir, extra, bound)
         restore_generator(shuffle_rng, extra["shuffle_rng"])
         past, start = History.from_dict(past_dict), last_epoch + 1
         if start >= config.epochs:
@@ -218,7 +255,7 @@ def _train(args: argparse.Namespace) -> int:
     if config.early_stopping:
         stopper = callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping)
         cbs.append(stopper)
-    cbs.append(_RunCheckpoint(run_dir, optimizer, shuffle_rng, past))
+    cbs.append(_RunCheckpoint(run_dir, optimizer, shuffle_rng, past, bound))
     if not args.quiet:
         cbs.append(callbacks.ProgressBar(verbose=1 if sys.stderr.isatty() else 2))
     trainer = Trainer(
@@ -250,42 +287,49 @@ def _train(args: argparse.Namespace) -> int:
         initial_epoch=start,
     )
     history = _merge(past, fitted)
-    test = evaluate_model(
-        model, preprocess(data.x_test, preprocessing), data.y_test, data.n_classes
-    )
-    final, best_index = _final_metrics(history, stopper)
-    final["test_accuracy"] = test["accuracy"]
-    save(
-        model,
-        run_dir / "model",
-        preprocessing=preprocessing,
-        class_names=data.class_names,
-        hyperparameters=config.to_dict(),
-        metrics={k: v for k, v in final.items() if isinstance(v, float) and math.isfinite(v)},
-        metadata={
-            "dataset": data.name,
-            "source": data.source,
-            "epochs_run": len(history),
-            "best_epoch": None if best_index is None else history.epochs[best_index] + 1,
-            "stop_reason": history.stop_reason,
-        },
-    )
-    write_history_csv(run_dir / "history.csv", history)
-    atomic_write_json(run_dir / "history.json", history.to_dict())
-    if not args.no_plots:
-        try:
-            plots_and_report(run_dir, config, data, history, model, test)
-        except ConfigError as err:  # matplotlib missing: the run itself is still complete
-            print(f"chainrule train: plots skipped: {err}", file=sys.stderr)
-    if history.interrupted:
+    with deferred_interrupt() as held:  # Ctrl-C now waits until the folder is switched
+        test = evaluate_model(model, x_test, data.y_test, data.n_classes)
+        final, best_index = _final_metrics(history, stopper)
+        final["test_accuracy"] = test["accuracy"]
+        with staged_outputs(run_dir) as staging:
+            save(
+                model,
+                staging / "model",
+                preprocessing=preprocessing,
+                class_names=data.class_names,
+                hyperparameters=config.to_dict(),
+                metrics={
+                    k: v for k, v in final.items() if isinstance(v, float) and math.isfinite(v)
+                },
+                metadata={
+                    "dataset": data.name,
+                    "source": data.source,
+                    "epochs_run": len(history),
+                    "best_epoch": None if best_index is None else history.epochs[best_index] + 1,
+                    "stop_reason": history.stop_reason,
+                },
+            )
+            write_history_csv(staging / "history.csv", history)
+            atomic_write_json(staging / "history.json", history.to_dict())
+            if not args.no_plots:
+                try:
+                    plots_and_report(staging, config, data, history, model, test)
+                except ConfigError as err:  # matplotlib missing: the run itself is complete
+                    print(f"chainrule train: plots skipped: {err}", file=sys.stderr)
+    if history.interrupted or held:
         print(
-            f"chainrule train: interrupted; the model so far is saved in {run_dir}", file=sys.stderr
+            f"chainrule train: interrupted by Ctrl-C; saved in {run_dir}: {what_was_kept(history)}",
+            file=sys.stderr,
         )
+    elif history.ended_by in ("non-finite", "diverged"):
+        print(f"chainrule train: stopped: {history.stop_reason}", file=sys.stderr)
     print(
         f"test accuracy {test['accuracy']:.4f} ({data.name}, {len(data.x_test)} test samples); "
         f"run folder {run_dir}"
     )
-    return 0
+    if history.interrupted or held:
+        return EXIT_INTERRUPTED
+    return EXIT_DIVERGED if history.ended_by in ("non-finite", "diverged") else 0
 
 
 def _loss() -> Any:

@@ -25,10 +25,19 @@ def train_text(args: argparse.Namespace, config: TrainConfig, out: Path | None,
     """Train on text; write the run folder; print the held-out accuracy."""
     from chainrule import callbacks, nn
     from chainrule.cli import text
-    from chainrule.cli.commands.outputs import write_history_csv
-    from chainrule.cli.commands.run_folder import new_run_dir, prepare_run_dir
+    from chainrule.cli.commands.outputs import what_was_kept, write_history_csv
+    from chainrule.cli.commands.run_folder import (
+        check_bound,
+        deferred_interrupt,
+        new_run_dir,
+        prepare_run_dir,
+        staged_outputs,
+    )
     from chainrule.cli.commands.text_outputs import text_report
     from chainrule.cli.commands.train import (
+        EXIT_DIVERGED,
+        EXIT_INTERRUPTED,
+        _bound_settings,
         _final_metrics,
         _merge,
         _optimizer,
@@ -62,13 +71,14 @@ def train_text(args: argparse.Namespace, config: TrainConfig, out: Path | None,
     optimizer = _optimizer(config, model)
     shuffle_rng = np.random.default_rng([config.seed, 1])
     start, past = 0, None
-    if out is not None:
-        prepare_run_dir(out, resuming, args.quiet)
+    bound = _bound_settings(config)
     run_dir = out if out is not None else new_run_dir(data.run_name)
+    prepare_run_dir(run_dir, resuming, args.quiet)  # locked until the command returns
     if resuming:
         last_epoch, past_dict, extra = load_checkpoint(run_dir, model, optimizer)
         if not extra or "shuffle_rng" not in extra:
             raise ConfigError(f"--resume {run_dir}: the checkpoint has no data-shuffling state")
+        check_bound(run_dir, extra, bound)
         restore_generator(shuffle_rng, extra["shuffle_rng"])
         past, start = History.from_dict(past_dict), last_epoch + 1
         if start >= config.epochs:
@@ -83,7 +93,7 @@ def train_text(args: argparse.Namespace, config: TrainConfig, out: Path | None,
     if config.early_stopping:
         stopper = callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping)
         cbs.append(stopper)
-    cbs.append(_RunCheckpoint(run_dir, optimizer, shuffle_rng, past))
+    cbs.append(_RunCheckpoint(run_dir, optimizer, shuffle_rng, past, bound))
     if not args.quiet:
         cbs.append(callbacks.ProgressBar(verbose=1 if sys.stderr.isatty() else 2))
     metric: Any = ("accuracy", text.token_accuracy) if data.tagged else "accuracy"
@@ -116,36 +126,46 @@ def train_text(args: argparse.Namespace, config: TrainConfig, out: Path | None,
         initial_epoch=start,
     )
     history = _merge(past, fitted)
-    test = text.evaluate_text_model(model, x_test, y_test, len(data.class_names))
-    final, best_index = _final_metrics(history, stopper)
-    final["test_accuracy"] = test["accuracy"]
-    save(
-        model,
-        run_dir / "model",
-        preprocessing=encoder.to_dict(),
-        class_names=data.class_names,
-        hyperparameters=config.to_dict(),
-        metrics={k: v for k, v in final.items() if isinstance(v, float) and math.isfinite(v)},
-        metadata={
-            "dataset": data.name,
-            "source": data.source,
-            "epochs_run": len(history),
-            "best_epoch": None if best_index is None else history.epochs[best_index] + 1,
-            "stop_reason": history.stop_reason,
-        },
-    )
-    write_history_csv(run_dir / "history.csv", history)
-    atomic_write_json(run_dir / "history.json", history.to_dict())
-    if not args.no_plots:
-        try:
-            text_report(run_dir, config, data, history, model, test, encoder, x_test, y_test,
-                        (x_train, y_train))  # fmt: skip
-        except ConfigError as err:  # matplotlib missing: the run itself is still complete
-            print(f"chainrule train: plots skipped: {err}", file=sys.stderr)
-    if history.interrupted:
+    with deferred_interrupt() as held:  # Ctrl-C now waits until the folder is switched
+        test = text.evaluate_text_model(model, x_test, y_test, len(data.class_names))
+        final, best_index = _final_metrics(history, stopper)
+        final["test_accuracy"] = test["accuracy"]
+        with staged_outputs(run_dir) as staging:
+            save(
+                model,
+                staging / "model",
+                preprocessing=encoder.to_dict(),
+                class_names=data.class_names,
+                hyperparameters=config.to_dict(),
+                metrics={
+                    k: v for k, v in final.items() if isinstance(v, float) and math.isfinite(v)
+                },
+                metadata={
+                    "dataset": data.name,
+                    "source": data.source,
+                    "epochs_run": len(history),
+                    "best_epoch": None if best_index is None else history.epochs[best_index] + 1,
+                    "stop_reason": history.stop_reason,
+                },
+            )
+            write_history_csv(staging / "history.csv", history)
+            atomic_write_json(staging / "history.json", history.to_dict())
+            if not args.no_plots:
+                try:
+                    text_report(staging, config, data, history, model, test, encoder, x_test,
+                                y_test, (x_train, y_train))  # fmt: skip
+                except ConfigError as err:  # matplotlib missing: the run itself is complete
+                    print(f"chainrule train: plots skipped: {err}", file=sys.stderr)
+    interrupted = history.interrupted or held
+    if interrupted:
         print(
-            f"chainrule train: interrupted; the model so far is saved in {run_dir}", file=sys.stderr
+            f"chainrule train: interrupted by Ctrl-C; saved in {run_dir}: {what_was_kept(history)}",
+            file=sys.stderr,
         )
+    elif history.ended_by in ("non-finite", "diverged"):
+        print(f"chainrule train: stopped: {history.stop_reason}", file=sys.stderr)
     unit = f"{test['tokens']} held-out tokens" if data.tagged else f"{len(x_test)} held-out texts"
     print(f"test accuracy {test['accuracy']:.4f} ({data.name}, {unit}); run folder {run_dir}")
-    return 0
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_DIVERGED if history.ended_by in ("non-finite", "diverged") else 0
