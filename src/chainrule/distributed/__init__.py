@@ -27,6 +27,7 @@ from chainrule.distributed.data_parallel import DataParallel
 from chainrule.distributed.faults import abort_on_error, install_excepthook
 from chainrule.distributed.reducer import DataParallelStep, GradientAllreduce
 from chainrule.distributed.sampler import DistributedSampler
+from chainrule.distributed.syncbn import sync_batch_norm
 
 __all__ = [
     "Communicator",
@@ -42,6 +43,7 @@ __all__ = [
     "DataParallelStep",
     "GradientAllreduce",
     "DistributedSampler",
+    "sync_batch_norm",
     "install_excepthook",
     "abort_on_error",
 ]

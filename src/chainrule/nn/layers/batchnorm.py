@@ -92,6 +92,9 @@ class BatchNorm1d(Module):
         self.running_mean = Buffer(np.zeros(c, np.float32))
         self.running_var = Buffer(np.ones(c, np.float32))
         self.num_batches_tracked = Buffer(np.array(0, dtype=np.int64))
+        #: ``moments(x, axes) -> (mean, x - mean, var, n)`` of a training batch; None: this
+        #: batch's own. ``distributed.sync_batch_norm`` sets one that spans every rank.
+        self.batch_moments: Any = None
 
     def _name(self) -> str:
         return f"BatchNorm1d({self.num_features})"
@@ -107,15 +110,19 @@ class BatchNorm1d(Module):
         axes = (0,) if x.ndim == 2 else (0, 2)
         stat_shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         if self.training:
-            n = x.size // self.num_features
-            if n < 2:
-                raise ShapeError(
-                    f"{self._name()} needs more than one value per feature in training mode, "
-                    f"got input of shape {x.shape}; use a batch larger than 1 or call .eval()"
-                )
-            mean = x.mean(axis=axes, keepdims=True)
-            centered = x - mean
-            var = (centered * centered).mean(axis=axes, keepdims=True)
+            if self.batch_moments is not None:  # statistics over every rank of a job
+                mean, centered, var, n = self.batch_moments(x, axes)
+            else:
+                n = x.size // self.num_features
+                if n < 2:
+                    raise ShapeError(
+                        f"{self._name()} needs more than one value per feature in training "
+                        f"mode, got input of shape {x.shape}; use a batch larger than 1 or call "
+                        ".eval()"
+                    )
+                mean = x.mean(axis=axes, keepdims=True)
+                centered = x - mean
+                var = (centered * centered).mean(axis=axes, keepdims=True)
             self._update_running(mean.data.reshape(-1), var.data.reshape(-1), n)
             x_hat = centered / (var + self.eps).sqrt()
         else:
