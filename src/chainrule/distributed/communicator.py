@@ -118,7 +118,11 @@ class Communicator:
 
 
 def _check_buffer(array: Any, what: str) -> None:
-    if not isinstance(array, np.ndarray) or not array.flags.c_contiguous or not array.flags.writeable:
+    if (
+        not isinstance(array, np.ndarray)
+        or not array.flags.c_contiguous
+        or not array.flags.writeable
+    ):
         raise ConfigError(
             f"{what}: expected a C-contiguous, writable NumPy array (collectives work in place), "
             f"got {type(array).__name__}; hint: np.ascontiguousarray(x) first"

@@ -11,6 +11,7 @@ averaged gradient is the single-process gradient of the same batch (PyTorch's
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import numpy as np
 
 from chainrule.data.transforms import as_generator
@@ -115,4 +116,3 @@ class DistributedSampler:
             f"DistributedSampler(n={self.n}, batch_size={self.batch_size}, rank={self.rank}, "
             f"world_size={self.world_size}, shuffle={self.shuffle})"
         )
-
