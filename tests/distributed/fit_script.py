@@ -18,6 +18,13 @@ from chainrule import distributed, nn, optim
 from chainrule.data import load_digits
 
 
+class Fail(cr.callbacks.Callback):
+    """Raise at the end of the first epoch (uncaught: the excepthook must end the job)."""
+
+    def on_epoch_end(self, trainer: object, epoch: int, logs: object) -> None:
+        raise RuntimeError("library user's error")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
@@ -26,8 +33,8 @@ def main() -> int:
     parser.add_argument("--batch-norm", action="store_true")
     parser.add_argument("--sync-bn", action="store_true")
     parser.add_argument("--early-stopping", action="store_true")
+    parser.add_argument("--fail-rank", type=int, default=-1)
     args = parser.parse_args()
-    distributed.install_excepthook()
     (x, y), (xv, yv) = load_digits(seed=0)
     x, xv = x.reshape(len(x), -1), xv.reshape(len(xv), -1)
     rng = np.random.default_rng(0)
@@ -38,7 +45,9 @@ def main() -> int:
     model = nn.Sequential(*layers)
     if args.sync_bn:
         distributed.sync_batch_norm(model)
-    callbacks = []
+    callbacks: list[cr.callbacks.Callback] = []
+    if args.fail_rank == distributed.rank():
+        callbacks.append(Fail())
     if args.early_stopping:
         callbacks.append(cr.callbacks.EarlyStopping(monitor="val_loss", patience=1))
     trainer = cr.Trainer(

@@ -42,3 +42,11 @@ def test_early_stopping_decides_the_same_on_every_rank(tmp_path: Path, job) -> N
     assert result.returncode == 0, result.output
     history = json.loads((tmp_path / "history.json").read_text())
     assert history["stopped_early"] and len(history["epochs"]) < 30
+
+
+def test_an_uncaught_exception_in_a_library_script_aborts_every_rank(tmp_path: Path, job) -> None:  # type: ignore[no-untyped-def]
+    # DataParallel installs the excepthook: without it rank 0 would wait in its next
+    # Allreduce until the timeout.
+    result = job(2, "python", SCRIPT, str(tmp_path), "--epochs", "5", "--fail-rank", "1")
+    assert result.returncode != 0 and result.seconds < 30
+    assert "rank 1 of 2 failed: RuntimeError: library user's error" in result.output

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.distributed.communicator import Communicator, broadcast_parameters, init
+from chainrule.distributed.faults import install_excepthook
 from chainrule.distributed.reducer import BUCKET_BYTES, DataParallelStep, GradientAllreduce
 from chainrule.distributed.sampler import DistributedSampler
 from chainrule.nn.module import Module
@@ -30,6 +31,10 @@ class DataParallel:
         Default: the job's (``distributed.init()``; one rank without ``mpirun``).
     bucket_bytes : int
         The largest single gradient ``Allreduce`` (see ``GradientAllreduce``).
+    abort_on_exception : bool
+        Install ``install_excepthook`` (with several ranks): an uncaught exception on one rank
+        aborts the job, naming the rank, instead of leaving the others waiting forever in
+        their next ``Allreduce``.
 
     Notes
     -----
@@ -52,8 +57,15 @@ class DataParallel:
     2
     """
 
-    def __init__(self, comm: Communicator | None = None, bucket_bytes: int = BUCKET_BYTES) -> None:
+    def __init__(
+        self,
+        comm: Communicator | None = None,
+        bucket_bytes: int = BUCKET_BYTES,
+        abort_on_exception: bool = True,
+    ) -> None:
         self.comm = comm or init()
+        if abort_on_exception:
+            install_excepthook(self.comm)
         self.reducer = GradientAllreduce(self.comm, bucket_bytes)
         self.sampler: DistributedSampler | None = None
 
@@ -85,8 +97,14 @@ class DataParallel:
         return self.comm.broadcast_object(seed)
 
     def start(self, model: Module) -> None:
-        """Give every rank rank 0's weights and buffers before the first step."""
+        """Give every rank rank 0's weights and buffers before the first step, and each rank
+        its own stream for the layers that draw randomness while training (dropout)."""
         broadcast_parameters(model, comm=self.comm)
+        if self.world_size > 1:  # dropout: one stream of masks per rank, not the same masks
+            for module in model.modules():
+                rng = getattr(module, "rng", None)
+                if isinstance(rng, np.random.Generator):
+                    module.rng = np.random.default_rng([int(rng.integers(2**62)), self.rank])
 
     def loader(
         self, x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: Any

@@ -150,10 +150,9 @@ def _data_parallel() -> Any:
 
     if not launched_by_mpi():
         return None
-    from chainrule.distributed import DataParallel, install_excepthook
+    from chainrule.distributed import DataParallel
 
-    install_excepthook()
-    return DataParallel()
+    return DataParallel()  # with the excepthook that aborts every rank
 
 
 def _fail_together() -> Any:
