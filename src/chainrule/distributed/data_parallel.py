@@ -104,7 +104,8 @@ class DataParallel:
             for module in model.modules():
                 rng = getattr(module, "rng", None)
                 if isinstance(rng, np.random.Generator):
-                    module.rng = np.random.default_rng([int(rng.integers(2**62)), self.rank])
+                    stream = np.random.default_rng([int(rng.integers(2**62)), self.rank])
+                    setattr(module, "rng", stream)  # noqa: B010  (not every Module has one)
 
     def loader(
         self, x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: Any
