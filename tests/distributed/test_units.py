@@ -28,6 +28,9 @@ class FakeComm(distributed.Communicator):
         array *= self.size
         return array
 
+    def broadcast(self, array: np.ndarray, root: int = 0) -> np.ndarray:
+        return array
+
     def abort(self, code: int = 1) -> None:
         self.aborted = code
 
@@ -151,3 +154,14 @@ def test_a_failing_rank_names_itself_and_aborts_the_job(capsys: pytest.CaptureFi
     assert comm.aborted == 1
     with pytest.raises(KeyError), abort_on_error(distributed.Communicator()):
         raise KeyError("one rank: errors propagate as usual")
+
+
+def test_each_rank_draws_its_own_dropout_masks() -> None:
+    masks = []
+    for rank in (0, 1):
+        comm = FakeComm(2)
+        comm.rank = rank
+        model = nn.Sequential(nn.Linear(4, 64, rng=0), nn.Dropout(0.5, rng=1))
+        distributed.DataParallel(comm, abort_on_exception=False).start(model)
+        masks.append(model(np.ones((8, 4), np.float32)).data != 0)
+    assert not np.array_equal(masks[0], masks[1])  # the same masks would correlate the ranks
