@@ -7,7 +7,10 @@ relative). Over the ~70 SGD steps of these runs such differences stay of order 1
 weights of order 0.1-1 (measured: at most 6e-7); ``atol=2e-5, rtol=1e-4`` leaves room for
 that and still fails for every real mistake (a gradient not divided by the world size,
 overlapping or missing shares, ranks starting from different weights: differences of 1e-2
-and more).
+and more). Measured over nine seeds of this set-up: at most 3.6e-7. The runs are kept short
+on purpose: over long runs the trajectories of ReLU networks drift apart (a pre-activation
+within rounding of zero flips its gradient), by ~1e-2 after one Fashion-MNIST epoch of
+784-800-10, exactly as one process with 1 and with 2 BLAS threads drifts apart.
 """
 
 from __future__ import annotations
