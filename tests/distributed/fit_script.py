@@ -37,7 +37,9 @@ def main() -> int:
     args = parser.parse_args()
     (x, y), (xv, yv) = load_digits(seed=0)
     x, xv = x.reshape(len(x), -1), xv.reshape(len(xv), -1)
-    rng = np.random.default_rng(0)
+    # Each rank starts from its own random weights: Trainer(distributed=True) must give every
+    # rank rank 0's (seed 0, the single process's) before the first step.
+    rng = np.random.default_rng(distributed.rank())
     layers: list[nn.Module] = [nn.Linear(64, 32, rng=rng)]
     if args.batch_norm:
         layers.append(nn.BatchNorm1d(32))
