@@ -41,13 +41,19 @@ class Job:
         return self.stdout + self.stderr
 
 
-def run_job(ranks: int | None, *command: str, cwd: Path | None = None, timeout: float = 60) -> Job:
-    """``mpirun -n RANKS COMMAND`` (plain ``COMMAND`` when ``ranks`` is None)."""
+def job_argv(ranks: int | None, *command: str) -> list[str]:
+    """``mpirun -n RANKS COMMAND`` as an argument list (``chainrule``/``python`` resolved)."""
     argv = list(command)
     if argv[0] in ("chainrule", "python"):
         argv[0] = sys.executable if argv[0] == "python" else _tool("chainrule")
     if ranks is not None:
         argv = [_tool("mpirun"), "-n", str(ranks), *argv]
+    return argv
+
+
+def run_job(ranks: int | None, *command: str, cwd: Path | None = None, timeout: float = 60) -> Job:
+    """``mpirun -n RANKS COMMAND`` (plain ``COMMAND`` when ``ranks`` is None)."""
+    argv = job_argv(ranks, *command)
     start = time.perf_counter()
     result = subprocess.run(
         argv, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=job_env(), check=False
@@ -59,3 +65,20 @@ def run_job(ranks: int | None, *command: str, cwd: Path | None = None, timeout: 
 def job():  # type: ignore[no-untyped-def]
     """The function that runs ``mpirun -n N COMMAND...``."""
     return run_job
+
+
+@pytest.fixture(scope="session")
+def spawn():  # type: ignore[no-untyped-def]
+    """The function that starts ``mpirun -n N COMMAND...`` in its own session (a Popen)."""
+
+    def start(ranks: int | None, *command: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            job_argv(ranks, *command),
+            env=job_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # the SIGINT goes to mpirun alone, never to pytest
+        )
+
+    return start

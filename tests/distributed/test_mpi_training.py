@@ -16,6 +16,8 @@ within rounding of zero flips its gradient), by ~1e-2 after one Fashion-MNIST ep
 from __future__ import annotations
 
 import json
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +107,35 @@ def test_a_rank_killed_with_sigkill_ends_the_job_and_the_run_resumes(
 ) -> None:  # type: ignore[no-untyped-def]
     output = _fails_then_resumes("kill", tmp_path, single, job)
     assert "signal 9" in output  # MPICH's launcher names the killed process and the signal
+
+
+def test_ctrl_c_ends_every_rank_and_the_checkpoint_resumes(tmp_path: Path, job, spawn) -> None:  # type: ignore[no-untyped-def]
+    # Ranks interrupted at different points of a step would wait on each other forever (seen
+    # in 1 of 3 tries before the fix); under MPI Ctrl-C aborts the job instead.
+    out = tmp_path / "run"
+    flags = ("--quiet", "--no-plots", "--dropout", "0", "--hidden", "64")
+    with spawn(2, "chainrule", "train", *flags, "--epochs", "200", "--out", str(out)) as proc:
+        deadline = time.monotonic() + 60
+        while not (out / "checkpoint.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)  # somewhere inside a later epoch
+        proc.send_signal(signal.SIGINT)  # what the terminal sends mpirun on Ctrl-C
+        started = time.monotonic()
+        output, _ = proc.communicate(timeout=30)
+        assert time.monotonic() - started < 30
+    assert proc.returncode != 0, output
+    assert "interrupted (Ctrl-C); aborting every rank" in output
+    epoch = json.loads((out / "checkpoint.json").read_text())["epoch"]
+    resumed = job(
+        2,
+        "chainrule",
+        "train",
+        "--resume",
+        str(out),
+        "--epochs",
+        str(epoch + 3),
+        "--quiet",
+        "--no-plots",
+    )
+    assert resumed.returncode == 0, resumed.output
+    assert len(_history(out)["epochs"]) == epoch + 3

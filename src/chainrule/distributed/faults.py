@@ -23,12 +23,25 @@ __all__ = ["install_excepthook", "abort_on_error", "report_and_abort"]
 
 
 def report_and_abort(comm: Communicator, error: BaseException, code: int = 1) -> None:
-    """Print ``rank R of N failed: Type: message`` with the traceback, then abort the job."""
-    header = (
-        f"chainrule: rank {comm.rank} of {comm.size} failed: {type(error).__name__}: {error}; "
-        "aborting every rank (MPI_Abort)"
-    )
-    details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    """Print ``rank R of N failed: Type: message`` with the traceback, then abort the job.
+
+    Ctrl-C (``KeyboardInterrupt``) is reported in one line and exits with status 130: the
+    launcher delivers it to every rank, each at its own point of the step, so a rank that
+    finished cleanly would leave another waiting in an ``Allreduce``; the job is aborted and
+    the last epoch's checkpoint (written atomically) is what ``--resume`` continues from.
+    """
+    if isinstance(error, KeyboardInterrupt):
+        header = (
+            f"chainrule: rank {comm.rank} of {comm.size} interrupted (Ctrl-C); aborting every "
+            "rank (MPI_Abort); the last epoch's checkpoint is intact (--resume continues)"
+        )
+        details, code = "", 130
+    else:
+        header = (
+            f"chainrule: rank {comm.rank} of {comm.size} failed: {type(error).__name__}: "
+            f"{error}; aborting every rank (MPI_Abort)"
+        )
+        details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     try:
         sys.stderr.write(f"{details}{header}\n")
         sys.stderr.flush()
@@ -48,12 +61,8 @@ def install_excepthook(comm: Communicator | None = None) -> None:
     comm = comm or init()
     if comm.size == 1 or getattr(sys.excepthook, "_chainrule_abort", False):
         return
-    previous = sys.excepthook
 
     def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
-        if issubclass(kind, KeyboardInterrupt):  # the launcher is ending the job already
-            previous(kind, error, tb)
-            return
         report_and_abort(comm, error.with_traceback(tb))
 
     hook._chainrule_abort = True  # type: ignore[attr-defined]
@@ -66,9 +75,9 @@ def abort_on_error(comm: Communicator | None = None, code: int = 1) -> Iterator[
     comm = comm or init()
     try:
         yield comm
-    except (KeyboardInterrupt, SystemExit):
+    except SystemExit:
         raise
-    except BaseException as error:
+    except BaseException as error:  # KeyboardInterrupt too: see report_and_abort
         if comm.size == 1:
             raise
         report_and_abort(comm, error, code)

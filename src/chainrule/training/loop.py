@@ -93,6 +93,8 @@ def fit_loop(
                 if trainer.stop_training:
                     break
         except KeyboardInterrupt:
+            if trainer.distributed is not None and trainer.distributed.world_size > 1:
+                raise  # ranks stopped at different points would wait on each other: abort
             # Not swallowed silently: recorded, the last complete epoch's weights come back,
             # callbacks finish (EarlyStopping restores the best) and history.interrupted says so.
             history.interrupted = True
