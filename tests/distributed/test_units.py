@@ -31,6 +31,9 @@ class FakeComm(distributed.Communicator):
     def broadcast(self, array: np.ndarray, root: int = 0) -> np.ndarray:
         return array
 
+    def broadcast_object(self, value: Any, root: int = 0) -> Any:
+        return value
+
     def abort(self, code: int = 1) -> None:
         self.aborted = code
 
@@ -165,3 +168,28 @@ def test_each_rank_draws_its_own_dropout_masks() -> None:
         distributed.DataParallel(comm, abort_on_exception=False).start(model)
         masks.append(model(np.ones((8, 4), np.float32)).data != 0)
     assert not np.array_equal(masks[0], masks[1])  # the same masks would correlate the ranks
+
+
+class CtrlC(cr.callbacks.Callback):
+    def on_batch_end(self, trainer: Any, batch: int, logs: Any) -> None:
+        if trainer.epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_ends_one_process_cleanly_but_leaves_several_ranks_to_abort() -> None:
+    def fit(comm: Any) -> Any:
+        model = nn.Linear(4, 2, rng=np.random.default_rng(0))
+        dp = distributed.DataParallel(comm, abort_on_exception=False)
+        trainer = cr.Trainer(
+            model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+            callbacks=[CtrlC()], distributed=dp,
+        )  # fmt: skip
+        x = np.random.default_rng(1).normal(size=(40, 4)).astype(np.float32)
+        return trainer.fit(x, (x[:, 0] > 0).astype(np.int64), epochs=3, batch_size=8, seed=0)
+
+    assert fit(distributed.Communicator()).interrupted  # one rank: the usual clean ending
+    with pytest.raises(KeyboardInterrupt):  # several: no rank may finish alone
+        fit(FakeComm(2))
+    comm = FakeComm(2)
+    report_and_abort(comm, KeyboardInterrupt())
+    assert comm.aborted == 130
