@@ -51,9 +51,14 @@ def import_graph() -> dict[str, set[str]]:
                     for alias in node.names
                 ]
             for target in targets:
-                # importing a.b.c first imports the subpackage a.b (the top package is the facade)
+                if target in modules and target != name:
+                    graph[name].add(target)
+                # importing a.b.c first imports the subpackage a.b (the top package is the
+                # facade), unless a.b encloses the importing module: its import is then already
+                # under way, so a sibling module (a.b.d) is not a cycle through a.b
+                target = target.rpartition(".")[0]
                 while target.startswith(PACKAGE + "."):
-                    if target in modules and target != name:
+                    if target in modules and target != name and not name.startswith(target + "."):
                         graph[name].add(target)
                     target = target.rpartition(".")[0]
     return graph

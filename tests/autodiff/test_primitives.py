@@ -323,6 +323,7 @@ SAMPLES: dict[str, list[Case]] = {
 sys.path.insert(0, str(Path(__file__).parent))  # the samples_<family>.py files live here
 SAMPLES.update(importlib.import_module("samples_recurrent").make(Case))
 SAMPLES.update(importlib.import_module("samples_conv").make(Case))
+SAMPLES.update(importlib.import_module("samples_distributed").make(Case))
 
 ALL_CASES = [
     pytest.param(name, case, id=f"{name}-{case.id or i}")

@@ -256,12 +256,14 @@ def adaptive_avg_pool1d(input: Any, output_size: Any) -> Tensor:  # noqa: A002
 
 def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None,
                bias: Any = None, training: bool = False, momentum: float = 0.1,
-               eps: float = 1e-5) -> Tensor:  # fmt: skip  # noqa: A002
+               eps: float = 1e-5, moments: Any = None) -> Tensor:  # fmt: skip  # noqa: A002
     """Normalize each channel (axis 1) over every other axis, then scale and shift.
 
     Training: batch mean and **biased** variance normalize, and the running statistics
     (arrays or Buffers, may be None) move by ``momentum`` towards the batch mean and the
     **unbiased** variance, as in PyTorch. Otherwise the running statistics normalize.
+    ``moments(x, axes) -> (mean, x - mean, var, n)`` replaces the batch's own statistics in
+    training (``distributed.sync_batch_norm`` passes one that spans every process).
 
     Examples
     --------
@@ -281,7 +283,9 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
     c = x.shape[1]
     axes = (0, *range(2, x.ndim))
     stat_shape = (1, c) + (1,) * (x.ndim - 2)
-    if training:
+    if training and moments is not None:
+        mean, centered, var, n = moments(x, axes)
+    elif training:
         n = x.size // max(c, 1)
         if n < 2:
             raise ShapeError(
@@ -291,6 +295,7 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
         mean = x.mean(axis=axes, keepdims=True)
         centered = x - mean
         var = (centered * centered).mean(axis=axes, keepdims=True)
+    if training:
         _move(running_mean, mean.data.reshape(-1), momentum)
         _move(running_var, var.data.reshape(-1) * (n / (n - 1)), momentum)
         x_hat = centered / (var + eps).sqrt()

@@ -93,6 +93,8 @@ def fit_loop(
                 if trainer.stop_training:
                     break
         except KeyboardInterrupt:
+            if trainer.distributed is not None and trainer.distributed.world_size > 1:
+                raise  # ranks stopped at different points would wait on each other: abort
             # Not swallowed silently: recorded, the last complete epoch's weights come back,
             # callbacks finish (EarlyStopping restores the best) and history.interrupted says so.
             history.interrupted = True
@@ -207,6 +209,10 @@ def _run_epoch(
             break
         if trainer.stop_training:
             break
+    dist = trainer.distributed
+    if dist is not None:  # the job's figures: totals over every rank's share
+        total, penalty_total, seen, *sums = dist.sum_epoch([total, penalty_total, seen, *sums])
+        dist.end_epoch(trainer.model)
     seen = max(seen, 1)
     logs: dict[str, Any] = {"loss": total / seen}
     for k, (name, _, _) in enumerate(metrics):
@@ -221,6 +227,8 @@ def _run_epoch(
             logs["val_" + key] = value
     logs["lr"] = lr
     logs["seconds"] = time.perf_counter() - start
+    if dist is not None:
+        logs = dist.agree(logs)  # rank 0's numbers decide for every rank
     trainer.history.record(epoch, logs)
     logs["warnings"] = _health_report(trainer, epoch) if health is not None else []
     return logs, diverged
@@ -233,7 +241,8 @@ def _health_report(trainer: Trainer, epoch: int) -> list[str]:
     trainer.history.record_diagnostics(health.figures())
     messages = health.check()
     trainer.history.warnings.extend(f"epoch {epoch + 1}: {m}" for m in messages)
-    if health.warn and not trainer.callbacks.shows_warnings:
+    quiet = trainer.distributed is not None and not trainer.distributed.is_main
+    if health.warn and not trainer.callbacks.shows_warnings and not quiet:
         for message in messages:
             warnings.warn(message, GradientHealthWarning, stacklevel=5)
     return messages

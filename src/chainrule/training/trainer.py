@@ -80,6 +80,11 @@ class Trainer:
         ``reducer(params)`` called between backward and clipping in every step (the reduce
         stage of ``training.step.TrainingStep``); data-parallel training averages the
         gradients across processes there. None (one process) does nothing.
+    distributed : bool or DataParallel
+        Train data-parallel over the ranks of an MPI job (``mpirun -n 4 python train.py``; see
+        ``chainrule.distributed``): ``fit``'s ``batch_size`` is then the global batch, each
+        rank trains on its share, gradients and figures are averaged across ranks. True builds
+        a ``DataParallel()``; on one process it changes nothing.
     divergence_factor : float or None
         Stop when the running mean of the batch loss (smoothed over about 50 batches, judged
         after min(200, 3 epochs of) batches) exceeds this multiple of the first batch's loss:
@@ -146,6 +151,7 @@ class Trainer:
         flush_denormals: bool = True,
         gradient_reducer: GradientReducer | None = None,
         divergence_factor: float | None = 1e3,
+        distributed: Any = False,
     ) -> None:
         if not isinstance(model, Module):
             raise ConfigError(
@@ -171,6 +177,7 @@ class Trainer:
         self.constraints = _callables(constraints, "constraints", "constraint(model)")
         self.clip_grad_norm = _check_clip("Trainer", clip_grad_norm)
         self.gradient_reducer = gradient_reducer
+        self.distributed = _data_parallel(distributed, gradient_reducer)
         if isinstance(diagnostics, GradientHealth):
             self.health: GradientHealth | None = diagnostics
         elif isinstance(diagnostics, bool):
@@ -250,12 +257,19 @@ class Trainer:
         check_count("epochs", epochs)
         check_count("batch_size", batch_size)
         check_initial_epoch(initial_epoch, epochs)
+        dist = self.distributed
+        if dist is not None:  # every rank: rank 0's weights and shuffling state
+            seed = dist.agree_seed(seed)
+            dist.start(self.model)
         x, y, val = fit_data(x, y, float_dtype(self.model), validation_data, validation_split, seed)
         from chainrule.data import DataLoader
 
-        loader = DataLoader(
-            (x, y), batch_size=batch_size, shuffle=shuffle, seed=seed, merge_single=True
-        )
+        if dist is not None:
+            loader: Any = dist.loader(x, y, int(batch_size), shuffle, seed)
+        else:
+            loader = DataLoader(
+                (x, y), batch_size=batch_size, shuffle=shuffle, seed=seed, merge_single=True
+            )
         with flush_denormals(self.flush_denormals):
             return fit_loop(
                 self, loader, int(epochs), int(batch_size), len(x), val, is_labels(y), initial_epoch
@@ -269,7 +283,8 @@ class Trainer:
 
     def _training_step(self) -> TrainingStep:
         """The step of this fit, from the trainer's current settings."""
-        return TrainingStep(
+        make = TrainingStep if self.distributed is None else self.distributed.training_step
+        return make(
             self.model,
             self.loss,
             self.optimizer,
@@ -345,3 +360,24 @@ def _callables(items: Iterable[Any], what: str, form: str) -> list[Callable[...,
                 f"Trainer: {what}[{position}] must be callable as {form}, got {item!r}"
             )
     return found
+
+
+def _data_parallel(value: Any, reducer: GradientReducer | None) -> Any:
+    """None (one process), or the ``DataParallel`` that ``distributed=`` asks for."""
+    if value is False or value is None:
+        return None
+    if reducer is not None:
+        raise ConfigError(
+            "Trainer: distributed training averages the gradients itself; pass "
+            "gradient_reducer or distributed, not both"
+        )
+    if value is True:
+        from chainrule.distributed import DataParallel
+
+        return DataParallel()
+    if not hasattr(value, "training_step"):
+        raise ConfigError(
+            f"Trainer: distributed must be True, False or a chainrule.distributed.DataParallel, "
+            f"got {value!r}"
+        )
+    return value

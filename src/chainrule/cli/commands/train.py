@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 from pathlib import Path
@@ -177,8 +178,31 @@ def _merge(past: Any, new: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Train, evaluate on the test set, save the model and write the run folder."""
-    with warnings_in_words("train"), held_locks():
+    with warnings_in_words("train"), held_locks(), _fail_together():
         return _train(args)
+
+
+def _data_parallel() -> Any:
+    """Under ``mpirun``/``srun``: the job's ``DataParallel`` (each rank trains on its share of
+    every batch, rank 0 writes); otherwise None, and mpi4py is never imported."""
+    from chainrule.distributed.communicator import launched_by_mpi
+
+    if not launched_by_mpi():
+        return None
+    from chainrule.distributed import DataParallel
+
+    return DataParallel()  # with the excepthook that aborts every rank
+
+
+def _fail_together() -> Any:
+    """Under MPI, an error on one rank aborts every rank (naming it) instead of a hang."""
+    from chainrule.distributed.communicator import launched_by_mpi
+
+    if not launched_by_mpi():
+        return contextlib.nullcontext()
+    from chainrule.distributed import abort_on_error
+
+    return abort_on_error()
 
 
 def _final_metrics(history: Any, stopper: Any) -> tuple[dict[str, Any], int | None]:
@@ -209,6 +233,8 @@ def _train(args: argparse.Namespace) -> int:
 
         return train_text(args, config, out, resuming)
     bound = _bound_settings(config)
+    dist = _data_parallel()
+    main = dist is None or dist.is_main  # rank 0 alone prints and writes the run folder
     data = load_dataset(config.dataset, config.data_dir, config.csv, config.seed)
     check_memory(config, data)
     if config.validation_split:
@@ -230,8 +256,13 @@ def _train(args: argparse.Namespace) -> int:
     optimizer = _optimizer(config, model)
     shuffle_rng = np.random.default_rng([config.seed, 1])
     start, past = 0, None
-    run_dir = out if out is not None else new_run_dir(data.run_name)
-    prepare_run_dir(run_dir, resuming, args.quiet)  # locked until run() returns
+    run_dir = out if out is not None or not main else new_run_dir(data.run_name)
+    if run_dir is None:  # another rank: rank 0 names the folder (only rank 0 writes in it)
+        run_dir = Path(dist.comm.broadcast_object(None))
+    elif out is None and dist is not None:
+        dist.comm.broadcast_object(str(run_dir))
+    if main:
+        prepare_run_dir(run_dir, resuming, args.quiet)  # locked until run() returns
     if resuming:
         last_epoch, past_dict, extra = load_checkpoint(run_dir, model, optimizer)
         if not extra or "shuffle_rng" not in extra:
@@ -243,8 +274,9 @@ def _train(args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"--resume: the run already has {start} epochs; pass --epochs N > {start}"
             )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run_dir / "config.json", config.to_dict())
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(run_dir / "config.json", config.to_dict())
 
     penalties: list[Any] = []
     if config.l1 or config.l2:
@@ -255,8 +287,9 @@ def _train(args: argparse.Namespace) -> int:
     if config.early_stopping:
         stopper = callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping)
         cbs.append(stopper)
-    cbs.append(_RunCheckpoint(run_dir, optimizer, shuffle_rng, past, bound))
-    if not args.quiet:
+    if main:
+        cbs.append(_RunCheckpoint(run_dir, optimizer, shuffle_rng, past, bound))
+    if not args.quiet and main:
         cbs.append(callbacks.ProgressBar(verbose=1 if sys.stderr.isatty() else 2))
     trainer = Trainer(
         model,
@@ -267,8 +300,9 @@ def _train(args: argparse.Namespace) -> int:
         regularizers=penalties,
         constraints=constraints,
         clip_grad_norm=config.clip_grad,
+        distributed=dist or False,
     )
-    if not args.quiet:
+    if not args.quiet and main:
         print(
             f"chainrule train: {data.name}, {len(x_train)} training / "
             f"{0 if x_val is None else len(x_val)} validation / {len(data.x_test)} test samples; "
@@ -286,6 +320,8 @@ def _train(args: argparse.Namespace) -> int:
         seed=shuffle_rng,
         initial_epoch=start,
     )
+    if not main:
+        return 0  # rank 0 evaluates, saves the model and writes the report
     history = _merge(past, fitted)
     with deferred_interrupt() as held:  # Ctrl-C now waits until the folder is switched
         test = evaluate_model(model, x_test, data.y_test, data.n_classes)

@@ -95,6 +95,9 @@ class BatchNorm1d(Module):
         self.running_mean = Buffer(np.zeros(c, np.float32))
         self.running_var = Buffer(np.ones(c, np.float32))
         self.num_batches_tracked = Buffer(np.array(0, dtype=np.int64))
+        #: ``moments(x, axes) -> (mean, x - mean, var, n)`` of a training batch; None: this
+        #: batch's own. ``distributed.sync_batch_norm`` sets one that spans every rank.
+        self.batch_moments: Any = None
 
     def _name(self) -> str:
         return f"{type(self).__name__}({self.num_features})"
@@ -111,7 +114,7 @@ class BatchNorm1d(Module):
                 f"{self.expected.format(c=self.num_features)} (features on axis 1)"
             )
         if self.training:
-            if x.size // self.num_features < 2:
+            if self.batch_moments is None and x.size // self.num_features < 2:
                 raise ShapeError(
                     f"{self._name()} needs more than one value per feature in training mode, "
                     f"got input of shape {x.shape}; use a batch larger than 1 or call .eval()"
@@ -122,7 +125,7 @@ class BatchNorm1d(Module):
             m = 1.0 / float(max(int(self.num_batches_tracked.data), 1))
         return batch_norm(
             x, self.running_mean, self.running_var, self.weight, self.bias,
-            training=self.training, momentum=m, eps=self.eps,
+            training=self.training, momentum=m, eps=self.eps, moments=self.batch_moments,
         )  # fmt: skip
 
     def get_config(self) -> dict[str, Any]:
