@@ -52,7 +52,7 @@ def _dynamic_axes(model: Module, example: np.ndarray) -> dict[int, str]:
         if example.ndim == 2:
             return {0: "steps"}
         return {0: "batch", 1: "steps"} if first.batch_first else {0: "steps", 1: "batch"}
-    return {0: "batch"} if example.ndim else {}
+    return {0: "batch"} if example.ndim >= 2 else {}  # a 1-d input is one unbatched sample
 
 
 def _outputs(out: Any, graph: Graph, model: Module) -> list[Value]:
@@ -179,13 +179,13 @@ def export(
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        with no_grad():
-            expected = _arrays(model(Tensor(model_input(example, preprocessing, dtype))))
         graph = Graph(opset)
         shape: Shape = tuple(dynamic.get(i, int(d)) for i, d in enumerate(example.shape))
         x = Value(graph.reserve("input"), shape, example.dtype)
         outputs = _outputs(graph.convert(model, preprocessing_nodes(graph, x, preprocessing)),
                            graph, model)  # fmt: skip
+        with no_grad():  # after converting: an unexportable layer is named before anything runs
+            expected = _arrays(model(Tensor(model_input(example, preprocessing, dtype))))
     finally:
         for module, mode in modes:
             module.training = mode

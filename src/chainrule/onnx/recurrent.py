@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.nn.layers.recurrent import GRU, LSTM, RNN, _RecurrentBase
+from chainrule.nn.layers.recurrent_cells import GRUCell, LSTMCell, RNNCell
 from chainrule.nn.sequence_models import SequenceTagger, TextClassifier, _SequenceModel
 from chainrule.onnx.graph import Graph, Shape, Value, register_converter
 from chainrule.onnx.layers import float_input, linear_nodes
@@ -40,24 +41,37 @@ def _reorder(array: np.ndarray, order: tuple[int, ...], hidden: int) -> np.ndarr
     return blocks[list(order)].reshape(array.shape)
 
 
-def _layer_weights(graph: Graph, module: _RecurrentBase, layer: int) -> list[Value | None]:
-    """W (D, G*H, I), R (D, G*H, H) and B (D, 2*G*H) of one layer, both directions stacked."""
-    order, hidden = GATE_ORDER[type(module)], module.hidden_size
-    dtype = module.weight_ih_l0.dtype
-    w, r, b = [], [], []
-    for suffix in module._suffixes(layer):
-        w.append(_reorder(getattr(module, f"weight_ih{suffix}").data, order, hidden))
-        r.append(_reorder(getattr(module, f"weight_hh{suffix}").data, order, hidden))
-        if module.bias:
-            b_ih = _reorder(getattr(module, f"bias_ih{suffix}").data, order, hidden)
-            b_hh = _reorder(getattr(module, f"bias_hh{suffix}").data, order, hidden)
-            b.append(np.concatenate([b_ih, b_hh]))
-    name = f"l{layer}"
+def _weights(
+    graph: Graph, kind: type, hidden: int, directions: list[list[Any]], name: str
+) -> list[Value | None]:
+    """ONNX's W (D, G*H, I), R (D, G*H, H) and B (D, 2*G*H) from each direction's
+    ``[weight_ih, weight_hh, bias_ih, bias_hh]`` (biases None when absent)."""
+    order = GATE_ORDER[kind]
+    dtype = directions[0][0].dtype
+    w = [_reorder(d[0].data, order, hidden) for d in directions]
+    r = [_reorder(d[1].data, order, hidden) for d in directions]
+    b = [
+        np.concatenate([_reorder(d[2].data, order, hidden), _reorder(d[3].data, order, hidden)])
+        for d in directions
+        if d[2] is not None
+    ]
     return [
         graph.constant(np.stack(w), f"W_{name}", dtype),
         graph.constant(np.stack(r), f"R_{name}", dtype),
         graph.constant(np.stack(b), f"B_{name}", dtype) if b else None,
     ]
+
+
+def _attributes(kind: type, module: Any, directions: int) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        "hidden_size": module.hidden_size,
+        "direction": "bidirectional" if directions == 2 else "forward",
+    }
+    if kind is RNN:
+        attrs["activations"] = ["Relu" if module.nonlinearity == "relu" else "Tanh"] * directions
+    if kind is GRU:
+        attrs["linear_before_reset"] = 1  # PyTorch's GRU: r * (W_hn h + b_hn)
+    return attrs
 
 
 def recurrent_nodes(
@@ -68,20 +82,16 @@ def recurrent_nodes(
     kind = type(module)
     steps, batch = x.shape[0], x.shape[1]
     d, hidden = (2 if module.bidirectional else 1), module.hidden_size
-    attrs: dict[str, Any] = {
-        "hidden_size": hidden,
-        "direction": "bidirectional" if d == 2 else "forward",
-    }
-    if kind is RNN:
-        attrs["activations"] = ["Relu" if module.nonlinearity == "relu" else "Tanh"] * d
-    if kind is GRU:
-        attrs["linear_before_reset"] = 1
+    attrs = _attributes(kind, module, d)
     state: Shape = (d, batch, hidden)
     n_states = 2 if kind is LSTM else 1
     finals: list[list[Value]] = [[] for _ in range(n_states)]
     seq_lens = None if lengths is None else graph.cast(lengths, np.int32)
     for layer in range(module.num_layers):
-        inputs = [x, *_layer_weights(graph, module, layer), seq_lens]
+        directions = [module._weights(suffix) for suffix in module._suffixes(layer)]
+        if not module.bias:
+            directions = [[*ws, None, None] for ws in directions]
+        inputs = [x, *_weights(graph, kind, hidden, directions, f"l{layer}"), seq_lens]
         extra = [(state, x.dtype)] * n_states
         y, *states = graph.op(
             _OP[kind], inputs, (steps, d, batch, hidden), extra_outputs=extra, **attrs
@@ -125,6 +135,37 @@ def _recurrent(graph: Graph, module: _RecurrentBase, x: Any) -> Any:
             "Transpose", [out], (out.shape[1], out.shape[0], out.shape[2]), perm=[1, 0, 2]
         )
     return (out, tuple(finals)) if type(module) is LSTM else (out, finals[0])
+
+
+_CELLS = {RNNCell: RNN, LSTMCell: LSTM, GRUCell: GRU}
+
+
+@register_converter(*_CELLS)
+def _cell(graph: Graph, module: Any, x: Any) -> Any:
+    """One step from zero states: the layer's ONNX operator over a sequence of one step;
+    ``h'`` (LSTMCell: ``(h', c')``)."""
+    x = float_input(graph, module, x)
+    if x.rank not in (1, 2) or (isinstance(x.shape[-1], int) and x.shape[-1] != module.input_size):
+        raise graph.fail(module, f"it takes (batch, {module.input_size}) inputs, got {x.shape}")
+    kind = _CELLS[type(module)]
+    batch = x.shape[0] if x.rank == 2 else 1
+    step = graph.op("Reshape", [x, graph.ints([1, -1, module.input_size], "shape")],
+                    (1, batch, module.input_size))  # fmt: skip
+    weights = [module.weight_ih, module.weight_hh, module.bias_ih, module.bias_hh]
+    inputs = [step, *_weights(graph, kind, module.hidden_size, [weights], "cell")]
+    state: Shape = (1, batch, module.hidden_size)
+    n_states = 2 if kind is LSTM else 1
+    _, *states = graph.op(
+        _OP[kind],
+        inputs,
+        (1, 1, batch, module.hidden_size),
+        extra_outputs=[(state, x.dtype)] * n_states,
+        **_attributes(kind, module, 1),
+    )
+    out_shape: Shape = (batch, module.hidden_size) if x.rank == 2 else (module.hidden_size,)
+    shape = graph.ints([-1, module.hidden_size] if x.rank == 2 else [module.hidden_size], "shape")
+    outs = [graph.op("Reshape", [s, shape], out_shape) for s in states]
+    return tuple(outs) if kind is LSTM else outs[0]
 
 
 # -- the ready-made sequence models ----------------------------------------------------------------
