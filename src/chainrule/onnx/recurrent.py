@@ -88,9 +88,10 @@ def recurrent_nodes(
     finals: list[list[Value]] = [[] for _ in range(n_states)]
     seq_lens = None if lengths is None else graph.cast(lengths, np.int32)
     for layer in range(module.num_layers):
-        directions = [module._weights(suffix) for suffix in module._suffixes(layer)]
-        if not module.bias:
-            directions = [[*ws, None, None] for ws in directions]
+        directions: list[list[Any]] = [
+            [*module._weights(suffix), *([] if module.bias else [None, None])]
+            for suffix in module._suffixes(layer)
+        ]
         inputs = [x, *_weights(graph, kind, hidden, directions, f"l{layer}"), seq_lens]
         extra = [(state, x.dtype)] * n_states
         y, *states = graph.op(
