@@ -1,4 +1,4 @@
-"""The ``chainrule`` command line: train, evaluate, predict, inspect, gradcheck, lr-find.
+"""The ``chainrule`` command line: train, evaluate, predict, inspect, gradcheck, lr-find, export.
 
 Only ``argparse`` is imported at start-up; each command imports what it needs when it runs, so
 ``chainrule --help`` is fast. User errors exit with status 2 and a one-line message.
@@ -18,6 +18,7 @@ EPILOG = """examples:
   chainrule evaluate runs/fashion/model
   chainrule predict runs/fashion/model shoe.png --json
   chainrule inspect runs/fashion/model
+  chainrule export runs/fashion model.onnx         # ONNX, for ONNX Runtime and other tools
 """
 
 
@@ -193,6 +194,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_flags(lr_find)
     lr_find.add_argument("--out", metavar="DIR", default=".", help="where to write the plot")
     lr_find.add_argument("--steps", type=_positive_int, default=100)
+
+    export = command(
+        "export",
+        "write a saved model as an ONNX file (raw inputs in, preprocessing included)",
+        "  chainrule export runs/exp1 model.onnx\n"
+        "  chainrule export runs/exp1/model model.onnx --opset 18\n",
+    )
+    export.add_argument("model", help="a run folder or a model path (NAME, NAME.json, ...)")
+    export.add_argument("output", metavar="OUTPUT.onnx", help="the ONNX file to write")
+    export.add_argument("--opset", type=int, default=17, help="ONNX operator set (default 17)")
+    export.add_argument(
+        "--no-verify", action="store_true", help="do not run the file with ONNX Runtime"
+    )
 
     demo = command(
         "demo",
