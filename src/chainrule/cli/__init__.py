@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  chainrule train\n"
         "  chainrule train --dataset fashion-mnist --hidden 256 --optimizer adam --lr 1e-3\n"
         "  chainrule train --config settings.toml --out runs/exp1\n"
-        "  chainrule train --resume runs/exp1 --epochs 60\n",
+        "  chainrule train --resume runs/exp1 --epochs 60\n"
+        "  chainrule train --tensorboard runs/tb/exp1     # then: tensorboard --logdir runs/tb\n",
     )
     _add_train_flags(train)
     train.add_argument("--config", metavar="FILE", help="TOML or JSON file holding the settings")
@@ -137,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bar or epoch table")
     train.add_argument("--no-plots", action="store_true", help="skip the plots and the report")
+    train.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="also write TensorBoard event files to DIR (view: tensorboard --logdir DIR)",
+    )
 
     evaluate = command(
         "evaluate",

@@ -51,3 +51,32 @@ def test_export_errors_are_one_line(cli: Any, tmp_path: Path) -> None:
     assert len(missing.stderr.strip().splitlines()) == 1
     helped = cli("export", "--help")
     assert helped.returncode == 0 and "examples:" in helped.stdout and "--opset" in helped.stdout
+
+
+def test_train_with_tensorboard_writes_the_run(cli: Any, tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir, board = tmp_path / "run", tmp_path / "tb"
+    flags = [
+        "--epochs",
+        "2",
+        "--hidden",
+        "16",
+        "--no-plots",
+        "--quiet",
+        "--validation-split",
+        "0.2",
+    ]
+    trained = cli("train", *flags, "--out", str(run_dir), "--tensorboard", str(board))
+    assert trained.returncode == 0, trained.stderr
+    history = json.loads((run_dir / "history.json").read_text())["history"]
+    events = EventAccumulator(str(board), size_guidance={"scalars": 0, "histograms": 0})
+    events.Reload()
+    for key, tag in (("loss", "train/loss"), ("val_accuracy", "val/accuracy"), ("lr", "optim/lr")):
+        written = events.Scalars(tag)
+        assert [e.step for e in written] == [1, 2]
+        np.testing.assert_allclose([e.value for e in written], history[key], rtol=1e-6)
+    tags = events.Tags()
+    assert "gradient_norm/0" in tags["scalars"] and "dead_units/1" in tags["scalars"]
+    assert {"weights/0.weight", "gradients/0.weight"} <= set(tags["histograms"])
+    assert tags["images"] == ["first_layer_weights"]
