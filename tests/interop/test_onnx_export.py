@@ -131,6 +131,36 @@ CASES: list[Case] = [
 ]  # fmt: skip
 
 
+def conv_cases() -> list[Case]:
+    """The convolution family, once chainrule.nn has it (branch conv; the converters are
+    checked against stand-ins in test_onnx_conv.py until then)."""
+    if "Conv2d" not in LAYERS:
+        return []
+
+    def cnn() -> nn.Module:
+        return nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1, rng=0),
+            trained_batchnorm(nn.BatchNorm2d(4), (8, 4, 6, 6)),
+            nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2, rng=1),
+            nn.AvgPool2d(2, count_include_pad=False), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Linear(6, 3, rng=2),
+        )  # fmt: skip
+
+    def cnn1d() -> nn.Module:
+        return nn.Sequential(
+            nn.Conv1d(2, 3, 3, padding="same", rng=0), nn.ReLU(), nn.MaxPool1d(2),
+            nn.AvgPool1d(2), nn.AdaptiveAvgPool1d(2), nn.Flatten(), nn.Linear(6, 2, rng=1),
+        )  # fmt: skip
+
+    return [
+        ("cnn2d", cnn, lambda: floats(1, 1, 12, 12), lambda: floats(5, 1, 12, 12)),
+        ("cnn1d", cnn1d, lambda: floats(1, 2, 16), lambda: floats(4, 2, 16)),
+    ]
+
+
+CASES += conv_cases()
+
+
 def compare(got: list[np.ndarray], want: list[np.ndarray]) -> None:
     """Same number of outputs, same shapes, within ATOL, same argmax over the last axis."""
     assert len(got) == len(want)

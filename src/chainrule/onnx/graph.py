@@ -172,6 +172,14 @@ class Graph:
         )
         return outs[0] if not extra_outputs else tuple(outs)
 
+    def reduce(self, op: str, x: Value, axis: int, shape: Shape, keepdims: bool = False) -> Value:
+        """``op`` (ReduceSum, ReduceMean, ReduceMax) over one axis; the axes are an input from
+        opset 18 (13 for ReduceSum), an attribute before."""
+        keep = int(keepdims)
+        if op == "ReduceSum" or self.opset >= 18:
+            return self.op(op, [x, self.ints([axis], "axes")], shape, keepdims=keep)  # type: ignore[no-any-return]
+        return self.op(op, [x], shape, axes=[axis], keepdims=keep)  # type: ignore[no-any-return]
+
     def cast(self, x: Value, dtype: Any) -> Value:
         """``x`` converted to ``dtype`` (a Cast node; none when it already is)."""
         if x.dtype == np.dtype(dtype):

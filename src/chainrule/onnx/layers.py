@@ -25,7 +25,7 @@ from chainrule.nn.layers.embedding import Embedding
 from chainrule.nn.layers.linear import Linear
 from chainrule.onnx.graph import Graph, Shape, Value, register_converter
 
-__all__ = ["float_input", "linear_nodes"]
+__all__ = ["float_input", "linear_nodes", "batchnorm_nodes"]
 
 
 def float_input(graph: Graph, module: Any, x: Any) -> Value:
@@ -152,13 +152,13 @@ def _flatten(graph: Graph, module: Flatten, x: Any) -> Value:
 
 
 # -- normalisation and lookup --------------------------------------------------------------------
-@register_converter(BatchNorm1d)
-def _batchnorm(graph: Graph, module: BatchNorm1d, x: Any) -> Value:
+def batchnorm_nodes(graph: Graph, module: Any, x: Any, ranks: tuple[int, ...] = (2, 3)) -> Value:
     """ONNX BatchNormalization in inference form, with the running statistics."""
     x = float_input(graph, module, x)
     c = module.num_features
-    if x.rank not in (2, 3) or (_known(x.shape[1]) and x.shape[1] != c):
-        raise graph.fail(module, f"it takes (N, {c}) or (N, {c}, L), got shape {x.shape}")
+    if x.rank not in ranks or (_known(x.shape[1]) and x.shape[1] != c):
+        shapes = " or ".join(f"(N, {c}{', ...' * (r - 2)})" for r in ranks)
+        raise graph.fail(module, f"it takes {shapes} (features on axis 1), got shape {x.shape}")
     dtype = module.running_mean.dtype
     weight = np.ones(c) if module.weight is None else module.weight.data
     bias = np.zeros(c) if module.bias is None else module.bias.data
@@ -170,6 +170,11 @@ def _batchnorm(graph: Graph, module: BatchNorm1d, x: Any) -> Value:
         graph.constant(module.running_var.data, "running_var", dtype),
     ]
     return graph.op("BatchNormalization", inputs, x.shape, epsilon=module.eps)  # type: ignore[no-any-return]
+
+
+@register_converter(BatchNorm1d)
+def _batchnorm(graph: Graph, module: BatchNorm1d, x: Any) -> Value:
+    return batchnorm_nodes(graph, module, x, ranks=tuple(getattr(module, "ranks", (2, 3))))
 
 
 @register_converter(Embedding)

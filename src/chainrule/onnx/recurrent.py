@@ -20,19 +20,11 @@ from chainrule.nn.sequence_models import SequenceTagger, TextClassifier, _Sequen
 from chainrule.onnx.graph import Graph, Shape, Value, register_converter
 from chainrule.onnx.layers import float_input, linear_nodes
 
-__all__ = ["recurrent_nodes", "reduce"]
+__all__ = ["recurrent_nodes", "GATE_ORDER"]
 
 #: Where ONNX's gate blocks come from in PyTorch's layout (index of the PyTorch block).
 GATE_ORDER = {RNN: (0,), LSTM: (0, 3, 1, 2), GRU: (1, 0, 2)}
 _OP = {RNN: "RNN", LSTM: "LSTM", GRU: "GRU"}
-
-
-def reduce(graph: Graph, op: str, x: Value, axis: int, shape: Shape) -> Value:
-    """``op`` (ReduceSum, ReduceMean, ReduceMax) over one axis, dropped; axes as an input from
-    opset 18 (13 for ReduceSum), as an attribute before."""
-    if op == "ReduceSum" or graph.opset >= 18:
-        return graph.op(op, [x, graph.ints([axis], "axes")], shape, keepdims=0)  # type: ignore[no-any-return]
-    return graph.op(op, [x], shape, axes=[axis], keepdims=0)  # type: ignore[no-any-return]
 
 
 def _reorder(array: np.ndarray, order: tuple[int, ...], hidden: int) -> np.ndarray:
@@ -177,7 +169,7 @@ def _lengths(graph: Graph, model: _SequenceModel, ids: Value) -> Value | None:
     batch = ids.shape[0]
     pad = graph.constant(np.asarray(model.padding_idx, dtype=ids.dtype), "padding_idx")
     real = graph.op("Not", [graph.op("Equal", [ids, pad], ids.shape, np.bool_)], ids.shape)
-    return reduce(graph, "ReduceSum", graph.cast(real, np.int64), 1, (batch,))
+    return graph.reduce("ReduceSum", graph.cast(real, np.int64), 1, (batch,))
 
 
 def _sequence_input(graph: Graph, model: _SequenceModel, x: Any) -> tuple[Value, Value | None]:
@@ -207,14 +199,12 @@ def _pooled(graph: Graph, model: TextClassifier, out: Value, lengths: Value | No
     steps, batch, features = out.shape
     shape: Shape = (batch, features)
     if lengths is None:
-        return reduce(
-            graph, "ReduceMean" if model.pooling == "mean" else "ReduceMax", out, 0, shape
-        )
+        return graph.reduce("ReduceMean" if model.pooling == "mean" else "ReduceMax", out, 0, shape)
     at_least_one = graph.op(
         "Max", [lengths, graph.constant(np.asarray(1, np.int64), "one")], (batch,)
     )
     if model.pooling == "mean":
-        total = reduce(graph, "ReduceSum", out, 0, shape)  # padded outputs are zeros
+        total = graph.reduce("ReduceSum", out, 0, shape)  # padded outputs are zeros
         count = graph.op(
             "Unsqueeze", [graph.cast(at_least_one, out.dtype), graph.ints([1], "axes")], (batch, 1)
         )
@@ -231,7 +221,7 @@ def _pooled(graph: Graph, model: TextClassifier, out: Value, lengths: Value | No
     real = graph.op("Unsqueeze", [real, graph.ints([2], "axes")], (steps, batch, 1))
     low = graph.constant(np.asarray(-np.inf, out.dtype), "minus_inf")
     masked = graph.op("Where", [real, out, low], out.shape, out.dtype)
-    return reduce(graph, "ReduceMax", masked, 0, shape)
+    return graph.reduce("ReduceMax", masked, 0, shape)
 
 
 @register_converter(TextClassifier)
