@@ -141,7 +141,8 @@ def conv_cases() -> list[Case]:
         return nn.Sequential(
             nn.Conv2d(1, 4, 3, padding=1, rng=0),
             trained_batchnorm(nn.BatchNorm2d(4), (8, 4, 6, 6)),
-            nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2, rng=1),
+            nn.ReLU(), nn.Dropout2d(0.3, rng=0), nn.MaxPool2d(2),
+            nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2, rng=1),
             nn.AvgPool2d(2, count_include_pad=False), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
             nn.Linear(6, 3, rng=2),
         )  # fmt: skip

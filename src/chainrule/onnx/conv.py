@@ -1,4 +1,5 @@
-"""ONNX converters of convolution, pooling and BatchNorm2d (ONNX Conv, MaxPool, AveragePool).
+"""ONNX converters of convolution, pooling, BatchNorm2d and Dropout2d (ONNX Conv, MaxPool,
+AveragePool, BatchNormalization).
 
 The functions read the layers' attributes (PyTorch's: ``kernel_size``, ``stride``,
 ``padding``, ``dilation``, ``groups``, ``weight`` ``(out, in / groups, *kernel)``, ``bias``),
@@ -12,7 +13,7 @@ import importlib
 from typing import Any
 
 from chainrule.onnx.graph import Graph, Shape, Value, register_converter
-from chainrule.onnx.layers import batchnorm_nodes, float_input
+from chainrule.onnx.layers import batchnorm_nodes, float_input, identity
 
 __all__ = [
     "conv_nodes",
@@ -161,6 +162,7 @@ _LIBRARY = {
     ("chainrule.nn.layers.pooling", "AdaptiveAvgPool1d"): adaptive_avg_pool_nodes,
     ("chainrule.nn.layers.pooling", "AdaptiveAvgPool2d"): adaptive_avg_pool_nodes,
     ("chainrule.nn.layers.batchnorm", "BatchNorm2d"): _batchnorm2d,
+    ("chainrule.nn.layers.dropout", "Dropout2d"): identity,  # eval mode: the identity
 }
 
 

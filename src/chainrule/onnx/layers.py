@@ -25,7 +25,7 @@ from chainrule.nn.layers.embedding import Embedding
 from chainrule.nn.layers.linear import Linear
 from chainrule.onnx.graph import Graph, Shape, Value, register_converter
 
-__all__ = ["float_input", "linear_nodes", "batchnorm_nodes"]
+__all__ = ["float_input", "linear_nodes", "batchnorm_nodes", "identity"]
 
 
 def float_input(graph: Graph, module: Any, x: Any) -> Value:
@@ -119,7 +119,7 @@ def _softmax(graph: Graph, module: Any, x: Any) -> Value:
 
 # -- structure -----------------------------------------------------------------------------------
 @register_converter(Dropout, Identity)
-def _identity(graph: Graph, module: Any, x: Any) -> Any:
+def identity(graph: Graph, module: Any, x: Any) -> Any:
     """Dropout is the identity at inference (eval mode): no node at all."""
     return x
 
