@@ -48,6 +48,12 @@ def trained_batchnorm(bn: nn.BatchNorm1d, shape: tuple[int, ...]) -> nn.BatchNor
     return bn
 
 
+def with_bias(model: nn.Module) -> nn.Module:
+    """``model`` with a non-zero output bias (so padded steps' outputs are not all zeros)."""
+    model.head.bias.data = RNG.normal(size=model.head.bias.shape).astype(np.float32)
+    return model
+
+
 def dense(act: nn.Module) -> nn.Module:
     return nn.Sequential(nn.Linear(6, 8, rng=0), act, nn.Linear(8, 4, rng=1))
 
@@ -128,6 +134,8 @@ CASES: list[Case] = [
     ("tagger-gru", lambda: nn.tagger(30, 5, 4, 6, arch="gru", layers=2, bidirectional=False,
                                      rng=0), lambda: padded_ids([3, 2], 4),
      lambda: padded_ids([7, 4, 1], 7)),
+    ("tagger-batch-shorter-than-its-padding", lambda: with_bias(nn.tagger(30, 5, 4, 6, rng=0)),
+     lambda: padded_ids([3, 2], 4), lambda: padded_ids([4, 2, 1], 7)),
 ]  # fmt: skip
 
 

@@ -9,13 +9,14 @@ writes its eval-mode computation as ONNX nodes; a layer without one cannot be ex
 
 from chainrule.onnx import conv, layers, recurrent  # noqa: F401  (their converters register)
 from chainrule.onnx.export import MIN_OPSET, export, run_onnxruntime
-from chainrule.onnx.graph import CONVERTERS, Graph, Value, register_converter
+from chainrule.onnx.graph import CONVERTERS, INPUT_AXES, Graph, Value, register_converter
 
 __all__ = [
     "export",
     "run_onnxruntime",
     "register_converter",
     "CONVERTERS",
+    "INPUT_AXES",
     "Graph",
     "Value",
     "MIN_OPSET",

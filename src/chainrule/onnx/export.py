@@ -16,9 +16,8 @@ from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError, ExportError
 from chainrule.io.atomic import atomic_write_bytes
 from chainrule.nn.layers.container import Sequential
-from chainrule.nn.layers.recurrent import _RecurrentBase
 from chainrule.nn.module import Module
-from chainrule.onnx.graph import Graph, Shape, Value
+from chainrule.onnx.graph import INPUT_AXES, Graph, Shape, Value
 from chainrule.onnx.preprocessing import PIXEL_MAX, describe_input, preprocessing_nodes
 
 __all__ = ["export", "require", "run_onnxruntime", "MIN_OPSET"]
@@ -48,10 +47,9 @@ def _dynamic_axes(model: Module, example: np.ndarray) -> dict[int, str]:
     if example.dtype.kind in "iub":  # token ids (batch, steps)
         return {i: ("batch", "steps")[i] if i < 2 else f"dim{i}" for i in range(example.ndim)}
     first = _first_layer(model)
-    if isinstance(first, _RecurrentBase):
-        if example.ndim == 2:
-            return {0: "steps"}
-        return {0: "batch", 1: "steps"} if first.batch_first else {0: "steps", 1: "batch"}
+    axes = INPUT_AXES.get(type(first))
+    if axes is not None:
+        return axes(first, example.ndim)
     return {0: "batch"} if example.ndim >= 2 else {}  # a 1-d input is one unbatched sample
 
 

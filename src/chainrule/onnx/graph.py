@@ -18,7 +18,7 @@ import numpy as np
 from chainrule.errors import ExportError
 from chainrule.nn.module import Module
 
-__all__ = ["Value", "Graph", "CONVERTERS", "register_converter", "Converter"]
+__all__ = ["Value", "Graph", "CONVERTERS", "INPUT_AXES", "register_converter", "Converter"]
 
 #: Dimensions: an int is fixed, a str is a named run-time dimension ("batch", "steps"),
 #: None a run-time dimension without a name.
@@ -45,9 +45,18 @@ Converter = Callable[["Graph", Any, Any], Any]
 #: Converters by layer class (exact class: a subclass may compute something else).
 CONVERTERS: dict[type, Converter] = {}
 
+#: ``axes(module, rank) -> {axis: name}``: the graph input's free axes when a model starts
+#: with this layer (default: the batch, axis 0, for inputs of rank 2 or more).
+INPUT_AXES: dict[type, Callable[[Any, int], dict[int, str]]] = {}
 
-def register_converter(*classes: type) -> Callable[[Converter], Converter]:
+
+def register_converter(
+    *classes: type, input_axes: Callable[[Any, int], dict[int, str]] | None = None
+) -> Callable[[Converter], Converter]:
     """Register ``fn`` as the ONNX converter of each of ``classes`` (a decorator).
+
+    ``input_axes(module, rank)`` names the input axes left free when a model starts with such
+    a layer (the steps of a sequence, say); by default only the batch (axis 0) is.
 
     Examples
     --------
@@ -58,7 +67,7 @@ def register_converter(*classes: type) -> Callable[[Converter], Converter]:
     ...         return x * 2
     >>> @register_converter(Double)
     ... def _double(graph, module, x):
-    ...     return graph.op("Mul", [x, graph.constant(2.0, "two", x.dtype)], x.shape)
+    ...     return graph.op("Mul", [x, graph.scalar(2.0, "two", x.dtype)], x.shape)
     >>> CONVERTERS.pop(Double).__name__
     '_double'
     """
@@ -66,6 +75,8 @@ def register_converter(*classes: type) -> Callable[[Converter], Converter]:
     def decorate(fn: Converter) -> Converter:
         for cls in classes:
             CONVERTERS[cls] = fn
+            if input_axes is not None:
+                INPUT_AXES[cls] = input_axes
         return fn
 
     return decorate

@@ -104,7 +104,14 @@ def recurrent_nodes(
     return x, stacked
 
 
-@register_converter(RNN, LSTM, GRU)
+def _sequence_axes(module: Any, rank: int) -> dict[int, str]:
+    """The steps (and the batch) of a recurrent layer's input stay free."""
+    if rank == 2:
+        return {0: "steps"}
+    return {0: "batch", 1: "steps"} if module.batch_first else {0: "steps", 1: "batch"}
+
+
+@register_converter(RNN, LSTM, GRU, input_axes=_sequence_axes)
 def _recurrent(graph: Graph, module: _RecurrentBase, x: Any) -> Any:
     """``module(x)`` without initial states or lengths: ``(output, h_n)`` (LSTM:
     ``(output, (h_n, c_n))``), in the layer's own layouts (batch first, unbatched)."""
@@ -210,8 +217,7 @@ def _pooled(graph: Graph, model: TextClassifier, out: Value, lengths: Value | No
         )
         return graph.op("Div", [total, count], shape)  # type: ignore[no-any-return]
     zero, one = (graph.constant(np.asarray(v, np.int64), n) for v, n in ((0, "zero"), (1, "one")))
-    t_count = graph.op("Gather", [graph.op("Shape", [out], (3,), np.int64), zero], (), axis=0)
-    t = graph.op("Range", [zero, t_count, one], (steps,))
+    t = graph.op("Range", [zero, _steps(graph, out, 0), one], (steps,))
     real = graph.op(
         "Less",
         [graph.op("Unsqueeze", [t, graph.ints([1], "axes")], (steps, 1)), at_least_one],
@@ -257,4 +263,21 @@ def _tagger(graph: Graph, model: SequenceTagger, x: Any) -> Value:
     steps, batch, features = out.shape
     batch_major = graph.op("Transpose", [out], (batch, steps, features), perm=[1, 0, 2])
     with graph.scope("head"):
-        return linear_nodes(graph, model.head, batch_major)
+        logits = linear_nodes(graph, model.head, batch_major)
+    if lengths is None or not hasattr(type(model), "pad_steps"):
+        return logits
+    # A tagger that skips the steps past its batch's longest text gives zeros there.
+    one = graph.constant(np.asarray(1, np.int64), "one")
+    longest = graph.op("Max", [graph.reduce("ReduceMax", lengths, 0, ()), one], ())
+    t = graph.op("Range", [graph.constant(np.asarray(0, np.int64), "zero"),
+                           _steps(graph, logits, 1), one], (steps,))  # fmt: skip
+    keep = graph.op("Less", [t, longest], (steps,), np.bool_)
+    keep = graph.op("Unsqueeze", [keep, graph.ints([0, 2], "axes")], (1, steps, 1))
+    zero = graph.constant(np.asarray(0.0, logits.dtype), "zero")
+    return graph.op("Where", [keep, logits, zero], logits.shape, logits.dtype)  # type: ignore[no-any-return]
+
+
+def _steps(graph: Graph, x: Value, axis: int) -> Value:
+    """The run-time size of ``x`` along ``axis`` (a 0-d int64)."""
+    index = graph.constant(np.asarray(axis, np.int64), "axis")
+    return graph.op("Gather", [graph.op("Shape", [x], (x.rank,), np.int64), index], (), axis=0)  # type: ignore[no-any-return]
