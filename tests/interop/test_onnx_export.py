@@ -167,7 +167,32 @@ def conv_cases() -> list[Case]:
     ]
 
 
-CASES += conv_cases()
+def padded_frames(lengths: list[int], steps: int, features: int = 5) -> np.ndarray:
+    """Feature frames (N, steps, F), exact zeros after each utterance's length."""
+    x = floats(len(lengths), steps, features)
+    for row, length in enumerate(lengths):
+        x[row, length:] = 0
+    return x
+
+
+def audio_cases() -> list[Case]:
+    """AudioClassifier, once chainrule.nn has it (branch audio)."""
+    if "AudioClassifier" not in LAYERS:
+        return []
+    from chainrule.nn.audio_models import AudioClassifier
+
+    return [
+        (f"audio-{arch}-{pooling}",
+         (lambda arch=arch, pooling=pooling, kw=kw: with_bias(
+             AudioClassifier(5, 3, hidden=6, arch=arch, pooling=pooling, rng=0, **kw))),
+         lambda: padded_frames([4, 2], 4), lambda: padded_frames([7, 3, 1, 0], 7))
+        for arch, pooling, kw in [("gru", "mean", {}), ("lstm", "max", {"layers": 2}),
+                                  ("lstm", "last", {"bidirectional": True}),
+                                  ("dense", "mean", {})]
+    ]  # fmt: skip
+
+
+CASES += conv_cases() + audio_cases()
 
 
 def compare(got: list[np.ndarray], want: list[np.ndarray]) -> None:

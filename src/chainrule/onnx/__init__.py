@@ -7,7 +7,7 @@ writes its eval-mode computation as ONNX nodes; a layer without one cannot be ex
 ``ExportError`` names it.
 """
 
-from chainrule.onnx import conv, layers, recurrent  # noqa: F401  (their converters register)
+from chainrule.onnx import audio, conv, layers, recurrent  # noqa: F401  (converters register)
 from chainrule.onnx.export import MIN_OPSET, export, run_onnxruntime
 from chainrule.onnx.graph import CONVERTERS, INPUT_AXES, Graph, Value, register_converter
 

@@ -20,7 +20,7 @@ from chainrule.nn.sequence_models import SequenceTagger, TextClassifier, _Sequen
 from chainrule.onnx.graph import Graph, Shape, Value, register_converter
 from chainrule.onnx.layers import float_input, linear_nodes
 
-__all__ = ["recurrent_nodes", "GATE_ORDER"]
+__all__ = ["recurrent_nodes", "rnn_scope", "last_state", "pooled", "steps_of", "GATE_ORDER"]
 
 #: Where ONNX's gate blocks come from in PyTorch's layout (index of the PyTorch block).
 GATE_ORDER = {RNN: (0,), LSTM: (0, 3, 1, 2), GRU: (1, 0, 2)}
@@ -192,7 +192,8 @@ def _sequence_input(graph: Graph, model: _SequenceModel, x: Any) -> tuple[Value,
     return time_major, lengths
 
 
-def _rnn_scope(graph: Graph, model: _SequenceModel, x: Value, lengths: Value | None) -> Any:
+def rnn_scope(graph: Graph, model: Any, x: Value, lengths: Value | None) -> Any:
+    """``recurrent_nodes`` of ``model.rnn`` (named ``rnn.*``) on time-major ``x``."""
     graph.path.append(f"{type(model.rnn).__name__} ('rnn')")
     try:
         with graph.scope("rnn"):
@@ -201,23 +202,23 @@ def _rnn_scope(graph: Graph, model: _SequenceModel, x: Value, lengths: Value | N
         graph.path.pop()
 
 
-def _pooled(graph: Graph, model: TextClassifier, out: Value, lengths: Value | None) -> Value:
+def pooled(graph: Graph, how: str, out: Value, lengths: Value | None) -> Value:
     """Mean or max over each sequence's real steps of the outputs (T, N, F)."""
     steps, batch, features = out.shape
     shape: Shape = (batch, features)
     if lengths is None:
-        return graph.reduce("ReduceMean" if model.pooling == "mean" else "ReduceMax", out, 0, shape)
+        return graph.reduce("ReduceMean" if how == "mean" else "ReduceMax", out, 0, shape)
     at_least_one = graph.op(
         "Max", [lengths, graph.constant(np.asarray(1, np.int64), "one")], (batch,)
     )
-    if model.pooling == "mean":
+    if how == "mean":
         total = graph.reduce("ReduceSum", out, 0, shape)  # padded outputs are zeros
         count = graph.op(
             "Unsqueeze", [graph.cast(at_least_one, out.dtype), graph.ints([1], "axes")], (batch, 1)
         )
         return graph.op("Div", [total, count], shape)  # type: ignore[no-any-return]
     zero, one = (graph.constant(np.asarray(v, np.int64), n) for v, n in ((0, "zero"), (1, "one")))
-    t = graph.op("Range", [zero, _steps(graph, out, 0), one], (steps,))
+    t = graph.op("Range", [zero, steps_of(graph, out, 0), one], (steps,))
     real = graph.op(
         "Less",
         [graph.op("Unsqueeze", [t, graph.ints([1], "axes")], (steps, 1)), at_least_one],
@@ -230,27 +231,28 @@ def _pooled(graph: Graph, model: TextClassifier, out: Value, lengths: Value | No
     return graph.reduce("ReduceMax", masked, 0, shape)
 
 
+def last_state(graph: Graph, rnn: _RecurrentBase, finals: list[Value], batch: Any) -> Value:
+    """The last layer's final hidden state (N, D*H): both directions', as chainrule concatenates
+    ``h_n[-2]`` and ``h_n[-1]`` when bidirectional."""
+    d, hidden = (2 if rnn.bidirectional else 1), rnn.hidden_size
+    last = h_n = finals[0]
+    if rnn.num_layers > 1:
+        starts = graph.ints([(rnn.num_layers - 1) * d], "start")
+        ends = graph.ints([rnn.num_layers * d], "end")
+        last = graph.op("Slice", [h_n, starts, ends], (d, batch, hidden))
+    per_sample = graph.op("Transpose", [last], (batch, d, hidden), perm=[1, 0, 2])
+    return graph.op("Reshape", [per_sample, graph.ints([0, -1], "shape")], (batch, d * hidden))  # type: ignore[no-any-return]
+
+
 @register_converter(TextClassifier)
 def _text_classifier(graph: Graph, model: TextClassifier, x: Any) -> Value:
     """Ids (N, T) -> embedding -> recurrent stack -> final state or pooled outputs -> logits."""
     embedded, lengths = _sequence_input(graph, model, x)
-    out, finals = _rnn_scope(graph, model, embedded, lengths)
-    batch = embedded.shape[1]
-    rnn = model.rnn
+    out, finals = rnn_scope(graph, model, embedded, lengths)
     if model.pooling == "last":
-        d, hidden = (2 if rnn.bidirectional else 1), rnn.hidden_size
-        h_n = finals[0]
-        last = h_n
-        if rnn.num_layers > 1:  # the last layer's final state(s)
-            starts, ends = (
-                graph.ints([(rnn.num_layers - 1) * d], "start"),
-                graph.ints([rnn.num_layers * d], "end"),
-            )
-            last = graph.op("Slice", [h_n, starts, ends], (d, batch, hidden))
-        per_sample = graph.op("Transpose", [last], (batch, d, hidden), perm=[1, 0, 2])
-        state = graph.op("Reshape", [per_sample, graph.ints([0, -1], "shape")], (batch, d * hidden))
+        state = last_state(graph, model.rnn, finals, embedded.shape[1])
     else:
-        state = _pooled(graph, model, out, lengths)
+        state = pooled(graph, model.pooling, out, lengths)
     with graph.scope("head"):
         return linear_nodes(graph, model.head, state)
 
@@ -259,7 +261,7 @@ def _text_classifier(graph: Graph, model: TextClassifier, x: Any) -> Value:
 def _tagger(graph: Graph, model: SequenceTagger, x: Any) -> Value:
     """Ids (N, T) -> embedding -> recurrent stack -> Linear at every step: (N, T, tags)."""
     embedded, lengths = _sequence_input(graph, model, x)
-    out, _ = _rnn_scope(graph, model, embedded, lengths)
+    out, _ = rnn_scope(graph, model, embedded, lengths)
     steps, batch, features = out.shape
     batch_major = graph.op("Transpose", [out], (batch, steps, features), perm=[1, 0, 2])
     with graph.scope("head"):
@@ -270,14 +272,14 @@ def _tagger(graph: Graph, model: SequenceTagger, x: Any) -> Value:
     one = graph.constant(np.asarray(1, np.int64), "one")
     longest = graph.op("Max", [graph.reduce("ReduceMax", lengths, 0, ()), one], ())
     t = graph.op("Range", [graph.constant(np.asarray(0, np.int64), "zero"),
-                           _steps(graph, logits, 1), one], (steps,))  # fmt: skip
+                           steps_of(graph, logits, 1), one], (steps,))  # fmt: skip
     keep = graph.op("Less", [t, longest], (steps,), np.bool_)
     keep = graph.op("Unsqueeze", [keep, graph.ints([0, 2], "axes")], (1, steps, 1))
     zero = graph.constant(np.asarray(0.0, logits.dtype), "zero")
     return graph.op("Where", [keep, logits, zero], logits.shape, logits.dtype)  # type: ignore[no-any-return]
 
 
-def _steps(graph: Graph, x: Value, axis: int) -> Value:
+def steps_of(graph: Graph, x: Value, axis: int) -> Value:
     """The run-time size of ``x`` along ``axis`` (a 0-d int64)."""
     index = graph.constant(np.asarray(axis, np.int64), "axis")
     return graph.op("Gather", [graph.op("Shape", [x], (x.rank,), np.int64), index], (), axis=0)  # type: ignore[no-any-return]
