@@ -1,5 +1,5 @@
-"""ONNX converters of RNN, LSTM and GRU (ONNX's own operators), TextClassifier and
-SequenceTagger.
+"""ONNX converters of RNN, LSTM and GRU and their cells (ONNX's own operators), TextClassifier
+and SequenceTagger.
 
 The gate order differs between PyTorch (which chainrule follows) and ONNX: LSTM rows are
 ``i, f, g, o`` here and ``i, o, f, c`` in ONNX; GRU rows ``r, z, n`` here and ``z, r, h`` in
