@@ -283,6 +283,21 @@ def test_preprocessing_becomes_the_first_nodes_raw_pixels_in(tmp_path: Path) -> 
     np.testing.assert_allclose(probs, cr.tensor(expected).softmax(axis=-1).data, atol=ATOL)
 
 
+def test_a_loaded_model_brings_its_preprocessing_and_class_names(tmp_path: Path) -> None:
+    model = nn.mlp(4, [6], 2, rng=0)
+    pre = {"kind": "standardize", "mean": [1.0, 2.0, 3.0, 4.0], "std": [1.0, 2.0, 0.5, 4.0]}
+    cr.save(model, tmp_path / "m", preprocessing=pre, class_names=["no", "yes"])
+    raw = floats(5, 4) + 2
+    path = export(cr.load(tmp_path / "m"), tmp_path / "m.onnx", raw[:1], verify=True)
+    proto = onnx.load(str(path))
+    assert json.loads({p.key: p.value for p in proto.metadata_props}["class_names"]) == [
+        "no",
+        "yes",
+    ]
+    std = ((raw - pre["mean"]) / np.array(pre["std"])).astype(np.float32)
+    compare(run_onnxruntime(path, raw), [model.eval()(std).data])
+
+
 def test_per_feature_standardisation(tmp_path: Path) -> None:
     model = nn.mlp(3, [5], 2, rng=0)
     pre = {"kind": "standardize", "mean": [1.0, -2.0, 100.0], "std": [0.5, 2.0, 30.0]}

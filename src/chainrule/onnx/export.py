@@ -105,7 +105,7 @@ def run_onnxruntime(model: str | os.PathLike[str] | bytes, x: np.ndarray) -> lis
 
 
 def export(
-    model: Module,
+    model: Module | Any,
     path: str | os.PathLike[str],
     example_input: Any,
     opset: int = 17,
@@ -126,7 +126,8 @@ def export(
 
     Parameters
     ----------
-    model : Module
+    model : Module or LoadedModel
+        A ``LoadedModel`` (``chainrule.load``) brings its preprocessing and class names.
     path : str or PathLike
         The ``.onnx`` file to write.
     example_input : array_like
@@ -163,6 +164,11 @@ def export(
     newest = int(onnx.defs.onnx_opset_version())
     if not MIN_OPSET <= opset <= newest:
         raise ConfigError(f"export: opset must be in [{MIN_OPSET}, {newest}], got {opset}")
+    loaded = model if isinstance(getattr(model, "model", None), Module) else None
+    if loaded is not None:  # a LoadedModel: its preprocessing and class names come along
+        model = loaded.model
+        preprocessing = preprocessing if preprocessing is not None else loaded.preprocessing
+        class_names = class_names if class_names is not None else loaded.class_names
     if not isinstance(model, Module):
         raise ConfigError(f"export: model must be a chainrule Module, got {type(model).__name__}")
     example = np.asarray(example_input.data if isinstance(example_input, Tensor) else example_input)
