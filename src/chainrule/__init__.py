@@ -42,6 +42,7 @@ _LAZY = {
     "report": "chainrule.report",
     "save": "chainrule.io",
     "load": "chainrule.io",
+    "onnx": "chainrule.onnx",
 }
 
 

@@ -12,6 +12,7 @@ __all__ = [
     "ConfigError",
     "FormatError",
     "DataNotFoundError",
+    "ExportError",
 ]
 
 
@@ -49,3 +50,7 @@ class FormatError(ChainruleError, ValueError):
 
 class DataNotFoundError(ChainruleError, FileNotFoundError):
     """A data set that is in none of the places looked in and cannot be downloaded."""
+
+
+class ExportError(ConfigError):
+    """A model (or one of its layers) that cannot be written in an exchange format (ONNX)."""

@@ -7,6 +7,7 @@ from chainrule.callbacks.early_stopping import EarlyStopping
 from chainrule.callbacks.nan import TerminateOnNaN
 from chainrule.callbacks.progress import ProgressBar
 from chainrule.callbacks.schedule import LearningRateScheduler, ReduceLROnPlateau
+from chainrule.callbacks.tensorboard import TensorBoard
 
 __all__ = [
     "Callback",
@@ -19,4 +20,5 @@ __all__ = [
     "TerminateOnNaN",
     "ProgressBar",
     "CSVLogger",
+    "TensorBoard",
 ]

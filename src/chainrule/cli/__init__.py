@@ -1,4 +1,4 @@
-"""The ``chainrule`` command line: train, evaluate, predict, inspect, gradcheck, lr-find.
+"""The ``chainrule`` command line: train, evaluate, predict, inspect, gradcheck, lr-find, export.
 
 Only ``argparse`` is imported at start-up; each command imports what it needs when it runs, so
 ``chainrule --help`` is fast. User errors and operating-system errors exit with status 2 and a
@@ -22,6 +22,7 @@ EPILOG = """examples:
   chainrule evaluate runs/fashion/model
   chainrule predict runs/fashion/model shoe.png --json
   chainrule inspect runs/fashion/model
+  chainrule export runs/fashion model.onnx         # ONNX, for ONNX Runtime and other tools
 """
 
 
@@ -182,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  chainrule train --resume runs/exp1 --epochs 60\n"
         "  chainrule train --text-dir mails/ --arch lstm --epochs 5 --out runs/spam\n"
         "  chainrule train --text-csv reviews.csv --text-column review --label-column stars\n"
-        "  chainrule train --tagged brown.txt --epochs 3 --out runs/pos\n",
+        "  chainrule train --tagged brown.txt --epochs 3 --out runs/pos\n"
+        "  chainrule train --tensorboard runs/tb/exp1     # then: tensorboard --logdir runs/tb\n",
     )
     _add_train_flags(train)
     train.add_argument("--config", metavar="FILE", help="TOML or JSON file holding the settings")
@@ -190,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bar or epoch table")
     train.add_argument("--no-plots", action="store_true", help="skip the plots and the report")
+    train.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="also write TensorBoard event files to DIR (view: tensorboard --logdir DIR)",
+    )
 
     evaluate = command(
         "evaluate",
@@ -256,6 +263,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_flags(lr_find)
     lr_find.add_argument("--out", metavar="DIR", default=".", help="where to write the plot")
     lr_find.add_argument("--steps", type=_positive_int, default=100)
+
+    export = command(
+        "export",
+        "write a saved model as an ONNX file (raw inputs in, preprocessing included)",
+        "  chainrule export runs/exp1 model.onnx\n"
+        "  chainrule export runs/exp1/model model.onnx --opset 18\n",
+    )
+    export.add_argument("model", help="a run folder or a model path (NAME, NAME.json, ...)")
+    export.add_argument("output", metavar="OUTPUT.onnx", help="the ONNX file to write")
+    export.add_argument("--opset", type=int, default=17, help="ONNX operator set (default 17)")
+    export.add_argument(
+        "--no-verify", action="store_true", help="do not run the file with ONNX Runtime"
+    )
 
     demo = command(
         "demo",

@@ -291,6 +291,9 @@ def _train(args: argparse.Namespace) -> int:
         cbs.append(_RunCheckpoint(run_dir, optimizer, shuffle_rng, past, bound))
     if not args.quiet and main:
         cbs.append(callbacks.ProgressBar(verbose=1 if sys.stderr.isatty() else 2))
+    if getattr(args, "tensorboard", None):
+        shape = data.image_shape if data.image_shape and len(data.image_shape) == 2 else None
+        cbs.append(callbacks.TensorBoard(args.tensorboard, image_shape=shape))  # type: ignore[arg-type]
     trainer = Trainer(
         model,
         _loss(),
