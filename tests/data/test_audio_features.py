@@ -183,3 +183,18 @@ def test_feature_settings_extract_resamples_crops_and_round_trips(tmp_path):
         audio.FeatureSettings.from_dict({"sample_rate": 8000, "window": "hann"})
     with pytest.raises(ConfigError, match="normalization"):
         audio.FeatureSettings(normalization="batch")
+
+
+def test_global_normalisation_is_fitted_and_stored():
+    s = audio.FeatureSettings(sample_rate=8000, n_mels=8, normalization="global")
+    rng = np.random.default_rng(0)
+    signals = [rng.normal(size=800) * k for k in (0.5, 1.0, 2.0)]
+    raw = [s.extract(x, 8000) for x in signals]  # no statistics yet: un-normalised
+    fitted = s.fit_global(raw)
+    z = np.concatenate([fitted.extract(x, 8000) for x in signals])
+    np.testing.assert_allclose(z.mean(axis=0), 0, atol=1e-4)
+    np.testing.assert_allclose(z.std(axis=0), 1, atol=1e-4)
+    again = audio.FeatureSettings.from_dict(json.loads(json.dumps(fitted.to_dict())))
+    assert again == fitted
+    with pytest.raises(ConfigError, match="mean and std"):
+        audio.FeatureSettings(n_mels=8, mean=(0.0,) * 8)

@@ -407,6 +407,8 @@ def every_layer() -> list[nn.Module]:
         nn.LSTM(3, 4, 2, batch_first=True, dropout=0.5), nn.GRU(3, 4, bias=False),
         nn.RNNCell(3, 4, nonlinearity="relu"), nn.LSTMCell(3, 4), nn.GRUCell(3, 4, bias=False),
         nn.text_classifier(20, 4, 5, arch="gru", pooling="max"), nn.tagger(20, 3, 4, 5),
+        # audio (branch audio)
+        nn.AudioClassifier(6, 3, hidden=5, arch="lstm", bidirectional=True, pooling="last"),
     ]  # fmt: skip
 
 

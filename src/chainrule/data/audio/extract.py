@@ -14,7 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.data.audio.batching import NORMALIZATIONS, fix_length, normalize_utterance
+from chainrule.data.audio.batching import (
+    NORMALIZATIONS,
+    fix_length,
+    global_stats,
+    normalize_global,
+    normalize_utterance,
+)
 from chainrule.data.audio.features import log_mel_spectrogram, mfcc
 from chainrule.data.audio.resample import resample
 from chainrule.data.audio.wav import read_wav
@@ -32,8 +38,9 @@ class FeatureSettings:
     Signals are resampled to ``sample_rate``; ``duration`` (seconds) crops or zero-pads them
     to a fixed length (None keeps each utterance's own length); ``n_fft``/``hop_length`` in
     samples (defaults: 32 ms windows every 10 ms); ``kind`` "log_mel" (dB) or "mfcc";
-    ``normalization`` "utterance" (each feature to mean 0 / std 1 over the utterance's frames),
-    "global" (statistics of the training set, kept by the caller) or "none".
+    ``normalization`` "utterance" (each feature to mean 0 / std 1 over the utterance's frames:
+    removes the channel, but also the steady spectral shape), "global" (each feature by the
+    ``mean`` / ``std`` of the training set, from :meth:`fit_global`) or "none".
 
     Examples
     --------
@@ -57,6 +64,8 @@ class FeatureSettings:
     duration: float | None = None
     normalization: str = "utterance"
     top_db: float | None = 80.0
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.sample_rate, bool) or not isinstance(self.sample_rate, int):
@@ -70,6 +79,13 @@ class FeatureSettings:
         if self.normalization not in NORMALIZATIONS:
             raise ConfigError(
                 f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}"
+            )
+        if (self.mean is None) != (self.std is None) or (
+            self.mean is not None and self.std is not None
+            and not len(self.mean) == len(self.std) == self.n_features
+        ):  # fmt: skip
+            raise ConfigError(
+                f"mean and std must both be given, {self.n_features} values each (or neither)"
             )
         if self.duration is not None and not (0 < float(self.duration) <= 3600):
             raise ConfigError(f"duration must be in (0, 3600] seconds, got {self.duration!r}")
@@ -116,9 +132,25 @@ class FeatureSettings:
             feats = mfcc(x, self.sample_rate, n_mfcc=self.n_mfcc, n_mels=self.n_mels, **kw)
         else:
             feats = log_mel_spectrogram(x, self.sample_rate, n_mels=self.n_mels, **kw)
+        return self.normalize(feats)
+
+    def normalize(self, features: Any) -> np.ndarray:
+        """Apply the normalisation to un-normalised ``(T, F)`` features. "global" without
+        statistics yet (before :meth:`fit_global`) leaves them as they are."""
+        feats = np.asarray(features)
         if self.normalization == "utterance":
             feats = normalize_utterance(feats)
+        elif self.normalization == "global" and self.mean is not None:
+            feats = normalize_global(feats, np.array(self.mean), np.array(self.std))
         return feats.astype(np.float32, copy=False)
+
+    def fit_global(self, features: Any) -> FeatureSettings:
+        """These settings with the per-feature mean and standard deviation of ``features``
+        (un-normalised ``(T_i, F)`` training utterances) for "global" normalisation."""
+        mean, std = global_stats(features)
+        return dataclasses.replace(
+            self, mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std)
+        )
 
     def extract_file(self, path: str | os.PathLike[str]) -> np.ndarray:
         """Features of a WAV file (mixed down to mono)."""
@@ -136,4 +168,8 @@ class FeatureSettings:
         unknown = sorted(set(settings) - names)
         if unknown:
             raise ConfigError(f"audio feature settings: unknown keys {unknown}")
-        return cls(**settings)
+        values = dict(settings)
+        for key in ("mean", "std"):
+            if values.get(key) is not None:
+                values[key] = tuple(float(v) for v in values[key])
+        return cls(**values)

@@ -16,7 +16,7 @@ import numpy as np
 
 from chainrule.data.audio.batching import pad_frames
 from chainrule.data.audio.extract import FeatureSettings
-from chainrule.errors import DataNotFoundError, FormatError
+from chainrule.errors import ConfigError, DataNotFoundError, FormatError
 
 __all__ = ["AudioFolder", "list_audio_folder", "load_audio_folder", "MAX_FILES"]
 
@@ -38,6 +38,21 @@ class AudioFolder:
     paths: list[Path]
     names: list[str] = field(default_factory=list)
     settings: FeatureSettings | None = None
+
+    def fit_normalization(self, train: Any = None) -> FeatureSettings:
+        """For "global" normalisation: statistics of the utterances ``train`` (indices, a
+        boolean mask, or None: all), then every utterance normalised with them (in place).
+        Returns the settings holding the statistics (also kept in ``settings``)."""
+        if self.settings is None or self.settings.normalization != "global":
+            raise ConfigError("fit_normalization: only settings with normalization='global'")
+        if self.settings.mean is not None:
+            raise ConfigError("fit_normalization: these features are already normalised")
+        chosen = np.arange(len(self.features)) if train is None else np.asarray(train)
+        if chosen.dtype == bool:
+            chosen = np.flatnonzero(chosen)
+        self.settings = self.settings.fit_global([self.features[int(i)] for i in chosen])
+        self.features = [self.settings.normalize(f) for f in self.features]
+        return self.settings
 
     def padded(self, max_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(N, T, F)`` zero-padded features and their lengths (see ``pad_frames``)."""
@@ -100,7 +115,9 @@ def load_audio_folder(
 ) -> AudioFolder:
     """Read every ``.wav`` file of a class folder and extract its features.
 
-    ``settings`` says how (default ``FeatureSettings()``); ``progress`` shows a tqdm bar
+    ``settings`` says how (default ``FeatureSettings()``; with "global" normalisation and no
+    statistics yet the features come un-normalised: call ``fit_normalization`` with the
+    training part); ``progress`` shows a tqdm bar
     (None: only on a terminal and for more than 100 files). ``class_names`` (a trained
     model's) maps the folders to the model's classes: a folder the model does not know is a
     FormatError.
