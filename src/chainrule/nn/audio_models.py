@@ -160,9 +160,12 @@ class AudioClassifier(Module):
         }
 
 
-def audio_classifier(n_features: int, num_classes: int, hidden: int = 64, arch: str = "gru",
-                     layers: int = 1, bidirectional: bool = False, dropout: float = 0.0,
-                     pooling: str = "mean", rng: nn_init.RNG = None) -> AudioClassifier:  # fmt: skip
+def audio_classifier(
+    n_features: int, num_classes: int, hidden: int = 64, arch: str = "gru", layers: int = 1,
+    bidirectional: bool = False, dropout: float = 0.0, pooling: str = "mean",
+    rng: nn_init.RNG = None,
+) -> AudioClassifier:  # fmt: skip
     """An ``AudioClassifier`` (see there): ``audio_classifier(40, 5, arch="lstm", rng=0)``."""
-    return AudioClassifier(n_features, num_classes, hidden, arch, layers, bidirectional, dropout,
-                           pooling, rng)  # fmt: skip
+    return AudioClassifier(
+        n_features, num_classes, hidden, arch, layers, bidirectional, dropout, pooling, rng
+    )
