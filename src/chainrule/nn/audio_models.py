@@ -105,7 +105,7 @@ class AudioClassifier(Module):
     def spec_size(config: dict[str, Any]) -> int:
         """Scalars the model a config describes would allocate (checked before building it)."""
         f, c, h = config.get("n_features"), config.get("num_classes"), config.get("hidden", 64)
-        if not all(isinstance(n, int) for n in (f, c, h)):
+        if not (isinstance(f, int) and isinstance(c, int) and isinstance(h, int)):
             return 0  # the constructor itself rejects such a config
         arch, bidir = config.get("arch", "gru"), bool(config.get("bidirectional", False))
         if arch == "dense":
