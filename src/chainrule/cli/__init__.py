@@ -18,6 +18,8 @@ EPILOG = """examples:
   chainrule evaluate runs/fashion/model
   chainrule predict runs/fashion/model shoe.png --json
   chainrule inspect runs/fashion/model
+  chainrule train --audio-dir speech/ --arch gru --sample-rate 8000 --duration 3
+  chainrule predict runs/speech/model hello.wav recordings/
 """
 
 
@@ -40,6 +42,11 @@ def _add_data_flags(parser: argparse.ArgumentParser, default_dataset: bool = Tru
     group.add_argument("--data-dir", metavar="DIR", help="a folder of IDX files (MNIST naming)")
     group.add_argument(
         "--csv", metavar="FILE", help="your own data: a label column, then pixel columns"
+    )
+    group.add_argument(
+        "--audio-dir",
+        metavar="DIR",
+        help="speech/sounds: one subfolder of .wav files per class (or DIR/train and DIR/test)",
     )
 
 
@@ -64,9 +71,24 @@ def _add_architecture_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_audio_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("audio (with --audio-dir)")
+    group.add_argument(
+        "--arch",
+        choices=config.ARCHITECTURES,
+        help="network over the log-mel frames: gru (default), lstm, or dense (pooled statistics)",
+    )
+    group.add_argument("--sample-rate", type=_positive_int, help="resample to this rate (16000)")
+    group.add_argument("--n-mels", type=_positive_int, help="mel bands (default 40)")
+    group.add_argument(
+        "--duration", type=float, metavar="SECONDS", help="crop/pad every file to this length"
+    )
+
+
 def _add_train_flags(parser: argparse.ArgumentParser) -> None:
     _add_data_flags(parser)
     _add_architecture_flags(parser)
+    _add_audio_flags(parser)
     opt = parser.add_argument_group("optimization")
     opt.add_argument(
         "--optimizer",
@@ -148,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = command(
         "predict",
-        "classify images (PNG/JPEG, any size) or .npy arrays with a saved model",
+        "classify images (PNG/JPEG, any size), .npy arrays, or .wav files and folders of them "
+        "(audio models) with a saved model",
         "  chainrule predict runs/exp1/model digit.png\n"
         "  chainrule predict model a.png b.jpg batch.npy --json\n",
     )

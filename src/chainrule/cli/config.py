@@ -17,6 +17,9 @@ DATASETS = ("digits", "mnist", "fashion-mnist")
 ACTIVATIONS = activation_names()  # from the layer registry (@register_layer(activation=...))
 OPTIMIZERS = tuple(OPTIMIZER_CLASSES)  # every optimizer class of chainrule.optim
 SCHEDULES = ("constant", "step", "exponential", "cosine", "plateau")
+#: ``--arch`` choices: one tuple, so branches adding architectures union them on merge.
+#: Audio (``--audio-dir``): gru, lstm, dense (pooled statistics); conv1d/cnn with Conv layers.
+ARCHITECTURES = ("gru", "lstm", "dense")
 
 
 #: The learning rate each optimizer trains with when --lr is not given (as Keras and PyTorch
@@ -28,13 +31,13 @@ DEFAULT_MOMENTUM = {"sgd": 0.9, "rmsprop": 0.0}
 MAX_CONFIG_DEPTH = 8
 
 # The type every setting must have in a config file (flags are typed by argparse already).
-_INT = ("batch_size", "epochs", "warmup_epochs", "early_stopping", "seed")
+_INT = ("batch_size", "epochs", "warmup_epochs", "early_stopping", "seed", "sample_rate", "n_mels")
 _FLOAT = (
     "dropout", "lr", "momentum", "weight_decay", "l1", "l2", "max_norm", "clip_grad",
-    "validation_split",
+    "validation_split", "duration",
 )  # fmt: skip
 _BOOL = ("batch_norm", "nesterov")
-_TEXT = ("dataset", "data_dir", "csv", "activation", "optimizer", "schedule")
+_TEXT = ("dataset", "data_dir", "csv", "activation", "optimizer", "schedule", "audio_dir", "arch")
 
 
 @dataclass
@@ -69,6 +72,12 @@ class TrainConfig:
     early_stopping: int | None = None
     validation_split: float = 0.1
     seed: int = 0
+    # audio (--audio-dir): a folder of class subfolders of .wav files
+    audio_dir: str | None = None
+    arch: str | None = None
+    sample_rate: int = 16000
+    n_mels: int = 40
+    duration: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-safe dict."""
@@ -93,6 +102,17 @@ class TrainConfig:
         _choice("activation", self.activation, ACTIVATIONS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("schedule", self.schedule, SCHEDULES)
+        if self.arch is not None:
+            _choice("arch", self.arch, ARCHITECTURES)
+        if self.audio_dir is not None:
+            if self.dataset or self.data_dir or self.csv:
+                raise ConfigError("give --audio-dir alone: it is a data set of its own")
+            if not 1000 <= self.sample_rate <= 384000:
+                raise ConfigError(f"sample_rate: expected 1000..384000 Hz, got {self.sample_rate}")
+            if self.n_mels < 1:
+                raise ConfigError(f"n_mels: expected a positive whole number, got {self.n_mels}")
+            if self.duration is not None:
+                _range("duration", self.duration, 0.0, 3600.0, low_open=True)
         if self.lr is None:
             self.lr = DEFAULT_LR[self.optimizer]
         if self.optimizer in DEFAULT_MOMENTUM:

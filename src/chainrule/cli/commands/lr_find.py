@@ -51,6 +51,8 @@ def _run(args: argparse.Namespace) -> int:
     for name in _NOT_HERE:
         settings.pop(name, None)
     config = build_config({}, settings)
+    if config.audio_dir is not None:
+        raise ConfigError("lr-find does not read --audio-dir yet; try a few --lr values instead")
     data = load_dataset(config.dataset, config.data_dir, config.csv, config.seed)
     x = preprocess(data.x_train, preprocessing_for(data, data.x_train))
     model = build_model(config, data)
