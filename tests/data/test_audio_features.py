@@ -198,3 +198,17 @@ def test_global_normalisation_is_fitted_and_stored():
     assert again == fitted
     with pytest.raises(ConfigError, match="mean and std"):
         audio.FeatureSettings(n_mels=8, mean=(0.0,) * 8)
+
+
+def test_trim_silence_keeps_the_sound_and_settings_apply_it():
+    rate = 8000
+    tone = 0.5 * np.sin(2 * np.pi * 500 * np.arange(rate // 2) / rate)
+    x = np.concatenate([np.zeros(rate), tone, 1e-4 * np.ones(rate)])
+    y = audio.trim_silence(x, top_db=30, frame=256, hop=80)
+    assert 4000 <= len(y) <= 4000 + 2 * 256 and np.abs(y).max() == pytest.approx(0.5, abs=1e-3)
+    np.testing.assert_array_equal(audio.trim_silence(np.zeros(5000)), np.zeros(5000))
+    trimmed = audio.FeatureSettings(sample_rate=rate, trim_db=30.0)
+    assert (
+        len(trimmed.extract(x, rate))
+        < len(audio.FeatureSettings(sample_rate=rate).extract(x, rate)) // 2
+    )

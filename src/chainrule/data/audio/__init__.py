@@ -25,6 +25,7 @@ from chainrule.data.audio.batching import (
     normalize_global,
     normalize_utterance,
     pad_frames,
+    trim_silence,
 )
 from chainrule.data.audio.extract import KINDS, FeatureSettings
 from chainrule.data.audio.features import (
@@ -50,7 +51,7 @@ __all__ = [
     "spectrogram", "mel_spectrogram", "log_mel_spectrogram", "mfcc", "power_to_db",
     "mel_filterbank", "mel_frequencies", "hz_to_mel", "mel_to_hz", "dct_matrix", "frame_count",
     "fix_length", "pad_frames", "lengths_of", "normalize_utterance", "global_stats",
-    "normalize_global", "NORMALIZATIONS",
+    "normalize_global", "NORMALIZATIONS", "trim_silence",
     "spec_augment", "add_noise",
     "FeatureSettings", "KINDS",
     "AudioFolder", "list_audio_folder", "load_audio_folder",

@@ -18,7 +18,7 @@ from chainrule.errors import ConfigError, ShapeError
 
 __all__ = [
     "fix_length", "pad_frames", "lengths_of", "normalize_utterance", "global_stats",
-    "normalize_global", "NORMALIZATIONS",
+    "normalize_global", "NORMALIZATIONS", "trim_silence",
 ]  # fmt: skip
 
 NORMALIZATIONS = ("utterance", "global", "none")
@@ -38,6 +38,29 @@ def fix_length(signal: Any, n_samples: int) -> np.ndarray:
     if len(x) >= n_samples:
         return x[:n_samples].copy()
     return np.concatenate([x, np.zeros((n_samples - len(x), *x.shape[1:]), dtype=x.dtype)])
+
+
+def trim_silence(signal: Any, top_db: float = 30.0, frame: int = 512, hop: int = 128) -> np.ndarray:
+    """``signal`` without its leading and trailing frames quieter than ``top_db`` below its
+    loudest frame (RMS over ``frame`` samples every ``hop``; librosa's ``effects.trim``
+    rule). A signal that is silent throughout is returned as it is.
+
+    >>> x = np.concatenate([np.zeros(1000), np.ones(500), np.zeros(1000)])
+    >>> len(trim_silence(x, frame=100, hop=50))
+    600
+    """
+    x = np.asarray(signal)
+    if x.ndim != 1:
+        raise ShapeError(f"trim_silence: expected a mono signal (samples,), got {x.shape}")
+    if len(x) <= frame:
+        return x.copy()
+    windows = np.lib.stride_tricks.sliding_window_view(x.astype(np.float64), frame)[::hop]
+    rms = np.sqrt((windows * windows).mean(axis=1))
+    if not rms.max() > 0:
+        return x.copy()
+    loud = np.flatnonzero(20 * np.log10(np.maximum(rms, 1e-20) / rms.max()) > -top_db)
+    start, end = int(loud[0]) * hop, min(len(x), int(loud[-1]) * hop + frame)
+    return x[start:end].copy()
 
 
 def pad_frames(

@@ -20,6 +20,7 @@ from chainrule.data.audio.batching import (
     global_stats,
     normalize_global,
     normalize_utterance,
+    trim_silence,
 )
 from chainrule.data.audio.features import log_mel_spectrogram, mfcc
 from chainrule.data.audio.resample import resample
@@ -40,7 +41,9 @@ class FeatureSettings:
     samples (defaults: 32 ms windows every 10 ms); ``kind`` "log_mel" (dB) or "mfcc";
     ``normalization`` "utterance" (each feature to mean 0 / std 1 over the utterance's frames:
     removes the channel, but also the steady spectral shape), "global" (each feature by the
-    ``mean`` / ``std`` of the training set, from :meth:`fit_global`) or "none".
+    ``mean`` / ``std`` of the training set, from :meth:`fit_global`) or "none". ``trim_db``
+    cuts leading and trailing silence (frames that far below the loudest) before the
+    duration is applied (None: keep everything).
 
     Examples
     --------
@@ -66,6 +69,7 @@ class FeatureSettings:
     top_db: float | None = 80.0
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    trim_db: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.sample_rate, bool) or not isinstance(self.sample_rate, int):
@@ -116,6 +120,8 @@ class FeatureSettings:
     def signal(self, samples: Any, sample_rate: int) -> np.ndarray:
         """The samples resampled to ``sample_rate`` and cropped/padded to ``duration``."""
         x = resample(np.asarray(samples, dtype=np.float32), sample_rate, self.sample_rate)
+        if self.trim_db is not None:
+            x = trim_silence(x, self.trim_db, frame=self.fft_size, hop=self.hop)
         if self.duration is not None:
             x = fix_length(x, round(self.duration * self.sample_rate))
         return x
