@@ -84,3 +84,11 @@ def test_audio_errors_are_one_line(audio_run: Run, cli: Any, tmp_path: Path) -> 
     (tmp_path / "c.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVE")
     broken = cli("predict", str(out / "model"), str(tmp_path / "c.wav"))
     assert broken.returncode == 2 and "no 'fmt ' chunk" in broken.stderr
+
+
+def test_inspect_describes_the_audio_features(audio_run: Run, cli: Any) -> None:
+    _, out, _ = audio_run
+    result = cli("inspect", str(out / "model"))
+    assert result.returncode == 0, result.stderr
+    assert "WAV resampled to 8000 Hz, 20-band log_mel (global normalisation)" in result.stdout
+    assert "AudioClassifier" in result.stdout

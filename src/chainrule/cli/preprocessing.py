@@ -160,6 +160,14 @@ def apply_preprocessing(x: np.ndarray, pre: dict[str, Any] | None) -> np.ndarray
 
 def describe(pre: dict[str, Any] | None) -> str:
     """One line saying how inputs are made (for messages and ``inspect``)."""
+    if pre and pre.get("kind") == "audio" and isinstance(pre.get("features"), dict):
+        f = pre["features"]
+        crop = f"{f['duration']:g} s" if f.get("duration") else f"{pre.get('max_frames')} frames"
+        return (
+            f"WAV resampled to {f.get('sample_rate')} Hz, {f.get('n_mels')}-band "
+            f"{f.get('kind', 'log_mel')} ({f.get('normalization')} normalisation), cropped/padded "
+            f"to {crop}"
+        )
     if not pre or "mean" not in pre:
         return "none stored: inputs are used as given (raw)"
     if pre.get("kind") == "image":
