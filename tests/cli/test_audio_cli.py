@@ -92,3 +92,19 @@ def test_inspect_describes_the_audio_features(audio_run: Run, cli: Any) -> None:
     assert result.returncode == 0, result.stderr
     assert "WAV resampled to 8000 Hz, 20-band log_mel (global normalisation)" in result.stdout
     assert "AudioClassifier" in result.stdout
+
+
+def test_audio_settings_are_validated() -> None:
+    from chainrule.cli.config import build_config
+    from chainrule.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="applies to --audio-dir"):
+        build_config({}, {"arch": "gru"})
+    with pytest.raises(ConfigError, match="arch: expected one of"):
+        build_config({}, {"arch": "transformer", "audio_dir": "x"})
+    with pytest.raises(ConfigError, match="sample_rate"):
+        build_config({}, {"audio_dir": "x", "sample_rate": 10})
+    with pytest.raises(ConfigError, match="duration"):
+        build_config({}, {"audio_dir": "x", "duration": -1.0})
+    config = build_config({}, {"audio_dir": "x", "arch": "lstm", "duration": 2.5})
+    assert (config.arch, config.sample_rate, config.n_mels) == ("lstm", 16000, 40)

@@ -104,6 +104,11 @@ class TrainConfig:
         _choice("schedule", self.schedule, SCHEDULES)
         if self.arch is not None:
             _choice("arch", self.arch, ARCHITECTURES)
+            if self.audio_dir is None and getattr(self, "text_dir", None) is None:
+                raise ConfigError(
+                    f"arch: --arch {self.arch} chooses the network over a sequence; it applies "
+                    "to --audio-dir (images and CSV rows train the --hidden MLP)"
+                )
         if self.audio_dir is not None:
             if self.dataset or self.data_dir or self.csv:
                 raise ConfigError("give --audio-dir alone: it is a data set of its own")
