@@ -5,7 +5,9 @@
 arranges them into one folder per language, split by prompt name: a prompt's path without
 the language (``digits/7``, ``vm-goodbye``) is either in the training part or in the test
 part for every language, so the same sentence is never on both sides; 25 % of the names are
-held out (seed 0). Files are symbolic links, nothing is copied::
+held out (seed 0). The 10 ``silence/N`` prompts are digital silence (peak below -60 dBFS)
+in every language, 50 files that say nothing: they are left out (``--keep-silence`` keeps
+them; a classifier can only guess on them). Files are symbolic links, nothing is copied::
 
     OUT/train/{en,es,fr,it,ru}/<prompt>.wav
     OUT/test/{en,es,fr,it,ru}/<prompt>.wav
@@ -41,7 +43,15 @@ def prompts(language: str) -> dict[str, Path]:
     return {str(f.relative_to(base).with_suffix("")): f for f in sorted(base.rglob("*.wav"))}
 
 
-def arrange(out: Path, seed: int = 0) -> dict[str, int]:
+def silent(path: Path, peak: float = 1e-3) -> bool:
+    """Whether a recording is digital silence (no sample above -60 dBFS)."""
+    from chainrule.data.audio import read_wav
+
+    samples, _ = read_wav(path)
+    return not samples.size or float(np.abs(samples).max()) < peak
+
+
+def arrange(out: Path, seed: int = 0, keep_silence: bool = False) -> dict[str, int]:
     """Link the prompts into ``out/train`` and ``out/test`` (see the module docstring)."""
     packs = {lang: prompts(lang) for lang in LANGUAGES}
     missing = [lang for lang, files in packs.items() if not files]
@@ -50,9 +60,12 @@ def arrange(out: Path, seed: int = 0) -> dict[str, int]:
     names = sorted(set().union(*packs.values()))
     order = np.random.default_rng(seed).permutation(len(names))
     held = {names[i] for i in order[: round(TEST_FRACTION * len(names))]}
-    counts = {"train": 0, "test": 0}
+    counts = {"train": 0, "test": 0, "silent": 0}
     for lang, files in packs.items():
         for name, path in files.items():
+            if not keep_silence and silent(path):
+                counts["silent"] += 1
+                continue
             part = "test" if name in held else "train"
             link = out / part / lang / (name.replace("/", "__") + ".wav")
             link.parent.mkdir(parents=True, exist_ok=True)
@@ -67,10 +80,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("data/asterisk_lid"))
     parser.add_argument("--run", type=Path, default=Path("runs/asterisk_lid"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep-silence", action="store_true", help="keep the silent prompts")
     parser.add_argument("train_flags", nargs="*", help="more flags for chainrule train")
     args = parser.parse_args()
-    counts = arrange(args.out, args.seed)
-    print(f"arranged {counts['train']} training and {counts['test']} test prompts in {args.out}")
+    if args.out.exists():
+        sys.exit(f"{args.out} exists; remove it or give another --out")
+    counts = arrange(args.out, args.seed, args.keep_silence)
+    print(f"arranged {counts['train']} training and {counts['test']} test prompts in {args.out} "
+          f"({counts['silent']} silent files left out)")  # fmt: skip
     from chainrule.cli import main as chainrule
 
     flags = ["--audio-dir", str(args.out), "--arch", "gru", "--sample-rate", "8000",

@@ -30,9 +30,11 @@ def test_load_folder_features_labels_and_names(tmp_path):
     assert data.class_names == ["high", "low"]
     assert data.labels.tolist() == [0, 0, 0, 1, 1, 1]
     assert data.names == ["p0", "p1", "sub/deep"] * 2
-    assert all(f.shape == (26, 20) for f in data.features)  # resampled and padded to 0.25 s
-    x, lengths = data.padded()
-    assert x.shape == (6, 26, 20) and lengths.tolist() == [26] * 6
+    assert [len(f) for f in data.features] == [21, 21, 6] * 2  # 0.2 s, 0.2 s, 0.05 s
+    x, lengths = data.padded()  # padded to the duration, 0.25 s
+    assert x.shape == (6, 26, 20) and lengths.tolist() == [21, 21, 6] * 2
+    signal = audio.FeatureSettings(sample_rate=8000, n_mels=20, duration=0.25, pad="signal")
+    assert all(len(f) == 26 for f in audio.load_audio_folder(root, signal).features)
     band = audio.mel_frequencies(22, 0, 4000)[1:-1]
     # The loudest band of each tone is the one holding its frequency.
     assert abs(band[x[0].mean(axis=0).argmax()] - 2500) < 200

@@ -36,8 +36,11 @@ KINDS = ("log_mel", "mfcc")
 class FeatureSettings:
     """How audio becomes a ``(frames, features)`` array.
 
-    Signals are resampled to ``sample_rate``; ``duration`` (seconds) crops or zero-pads them
-    to a fixed length (None keeps each utterance's own length); ``n_fft``/``hop_length`` in
+    Signals are resampled to ``sample_rate``; ``duration`` (seconds) crops longer ones, and
+    ``pad`` says what happens to shorter ones: "frames" (default) leaves them short, to be
+    padded with zero *frames* by ``pad_frames`` (so a model sees each one's true length),
+    "signal" zero-pads the *waveform* to ``duration`` (every utterance ``max_frames`` frames
+    long, silence included; Keras's ``output_sequence_length``). ``n_fft``/``hop_length`` in
     samples (defaults: 32 ms windows every 10 ms); ``kind`` "log_mel" (dB) or "mfcc";
     ``normalization`` "utterance" (each feature to mean 0 / std 1 over the utterance's frames:
     removes the channel, but also the steady spectral shape), "global" (each feature by the
@@ -49,8 +52,10 @@ class FeatureSettings:
     --------
     >>> import numpy as np
     >>> s = FeatureSettings(sample_rate=8000, n_mels=40, duration=1.0)
-    >>> s.extract(np.zeros(4000, np.float32), 16000).shape  # resampled, padded to 1 s
+    >>> s.extract(np.zeros(32000, np.float32), 16000).shape  # resampled, cropped to 1 s
     (101, 40)
+    >>> s.extract(np.zeros(4000, np.float32), 16000).shape, s.max_frames  # 0.25 s
+    ((26, 40), 101)
     >>> FeatureSettings.from_dict(s.to_dict()) == s
     True
     """
@@ -70,6 +75,7 @@ class FeatureSettings:
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     trim_db: float | None = None
+    pad: str = "frames"
 
     def __post_init__(self) -> None:
         if isinstance(self.sample_rate, bool) or not isinstance(self.sample_rate, int):
@@ -91,6 +97,8 @@ class FeatureSettings:
             raise ConfigError(
                 f"mean and std must both be given, {self.n_features} values each (or neither)"
             )
+        if self.pad not in ("frames", "signal"):
+            raise ConfigError(f"pad must be 'frames' or 'signal', got {self.pad!r}")
         if self.duration is not None and not (0 < float(self.duration) <= 3600):
             raise ConfigError(f"duration must be in (0, 3600] seconds, got {self.duration!r}")
 
@@ -118,12 +126,14 @@ class FeatureSettings:
         return 1 + round(self.duration * self.sample_rate) // self.hop
 
     def signal(self, samples: Any, sample_rate: int) -> np.ndarray:
-        """The samples resampled to ``sample_rate`` and cropped/padded to ``duration``."""
+        """The samples resampled to ``sample_rate``, silence trimmed (``trim_db``), cropped to
+        ``duration`` (and zero-padded to it with ``pad="signal"``)."""
         x = resample(np.asarray(samples, dtype=np.float32), sample_rate, self.sample_rate)
         if self.trim_db is not None:
             x = trim_silence(x, self.trim_db, frame=self.fft_size, hop=self.hop)
         if self.duration is not None:
-            x = fix_length(x, round(self.duration * self.sample_rate))
+            n = round(self.duration * self.sample_rate)
+            x = fix_length(x, n) if self.pad == "signal" or len(x) > n else x
         return x
 
     def extract(self, samples: Any, sample_rate: int) -> np.ndarray:
