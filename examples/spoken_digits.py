@@ -21,6 +21,10 @@ anew each epoch. Reported: accuracy on the held-out accent and on
 ``/usr/share/asterisk/sounds/<lang>/digits/0.wav .. 9.wav`` (English; the other packs say the
 digits in their own language, so an English recognizer is not tested on them).
 
+Measured here (12 epochs): 98.7 % on the held-out accent, but only 5 of the 10 recorded
+English digits: synthetic speech transfers to an unseen synthetic accent far better than to
+a real voice (trimming silence and frame padding helped most; see the notes in the README).
+
 Usage::
 
     python examples/spoken_digits.py --out data/spoken_digits --run runs/spoken_digits
@@ -140,7 +144,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("data/spoken_digits"))
     parser.add_argument("--run", type=Path, default=Path("runs/spoken_digits"))
     parser.add_argument("--per-word", type=int, default=30, help="utterances per digit per accent")
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-augment", action="store_true")
     args = parser.parse_args()
