@@ -165,7 +165,7 @@ def test_bad_text_inputs_are_one_line_errors(data: Path, tmp_path: Path, capsys:
     blank.write_text("text,label\nhello,a\n ,b\nthere,a\nyou,b\nfine,b\n")
     _error(capsys, "the text is empty", "train", "--text-csv", str(blank), "--validation-split",
            "0", "--epochs", "1")  # fmt: skip
-    _error(capsys, "is a recurrent network for text", "train", "--arch", "lstm")
+    _error(capsys, "chooses the network over a sequence", "train", "--arch", "lstm")
     _error(capsys, "one state size", "train", "--text-dir", str(data / "mails"), "--hidden",
            "8", "8")  # fmt: skip
     _error(capsys, "not both", "train", "--text-dir", str(data / "mails"), "--csv", "x.csv")

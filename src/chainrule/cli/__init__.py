@@ -23,6 +23,8 @@ EPILOG = """examples:
   chainrule predict runs/fashion/model shoe.png --json
   chainrule inspect runs/fashion/model
   chainrule export runs/fashion model.onnx         # ONNX, for ONNX Runtime and other tools
+  chainrule train --audio-dir speech/ --arch gru --sample-rate 8000 --duration 3
+  chainrule predict runs/speech/model hello.wav recordings/
 """
 
 
@@ -46,6 +48,11 @@ def _add_data_flags(parser: argparse.ArgumentParser, default_dataset: bool = Tru
     group.add_argument(
         "--csv", metavar="FILE", help="your own data: a label column, then pixel columns"
     )
+    group.add_argument(
+        "--audio-dir",
+        metavar="DIR",
+        help="speech/sounds: one subfolder of .wav files per class (or DIR/train and DIR/test)",
+    )
 
 
 def _add_text_flags(parser: argparse.ArgumentParser, training: bool = True) -> None:
@@ -64,7 +71,10 @@ def _add_text_flags(parser: argparse.ArgumentParser, training: bool = True) -> N
     if not training:
         return
     group.add_argument(
-        "--arch", choices=config.ARCHS, help="the network (text: default lstm, else an MLP)"
+        "--arch",
+        choices=config.ARCHS,
+        help="the network over a sequence: text lstm (default), gru or rnn; audio (log-mel "
+        "frames) gru (default), lstm or dense (pooled statistics); images and CSV: an MLP",
     )
     group.add_argument("--embedding-dim", type=_positive_int, metavar="D", help="default 64")
     group.add_argument("--layers", type=_positive_int, help="stacked recurrent layers (default 1)")
@@ -111,10 +121,20 @@ def _add_architecture_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_audio_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("audio (with --audio-dir; --arch gru, lstm or dense)")
+    group.add_argument("--sample-rate", type=_positive_int, help="resample to this rate (16000)")
+    group.add_argument("--n-mels", type=_positive_int, help="mel bands (default 40)")
+    group.add_argument(
+        "--duration", type=float, metavar="SECONDS", help="crop/pad every file to this length"
+    )
+
+
 def _add_train_flags(parser: argparse.ArgumentParser) -> None:
     _add_data_flags(parser)
     _add_text_flags(parser)
     _add_architecture_flags(parser)
+    _add_audio_flags(parser)
     opt = parser.add_argument_group("optimization")
     opt.add_argument(
         "--optimizer",
@@ -210,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = command(
         "predict",
-        "classify images (PNG/JPEG, any size), .npy arrays or text with a saved model",
+        "classify images (PNG/JPEG, any size), .npy arrays, text, or .wav files and folders of "
+        "them (audio models) with a saved model",
         "  chainrule predict runs/exp1/model digit.png\n"
         "  chainrule predict model a.png b.jpg batch.npy --json\n"
         '  chainrule predict runs/spam/model --text "Win a FREE cruise, click now"\n'

@@ -256,7 +256,10 @@ def preprocessing_for(data: Dataset, x_train: np.ndarray) -> dict[str, Any]:
 
 
 def preprocess(x: np.ndarray, preprocessing: dict[str, Any] | None) -> np.ndarray:
-    """Apply the saved preprocessing to raw rows (validated against the model's input size)."""
+    """Apply the saved preprocessing to raw rows (validated against the model's input size).
+    Audio features are normalised when they are extracted: they pass as they are."""
+    if (preprocessing or {}).get("kind") == "audio":
+        return np.asarray(x, dtype=np.float32)
     return apply_preprocessing(x, preprocessing)
 
 

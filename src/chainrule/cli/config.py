@@ -17,11 +17,15 @@ DATASETS = ("digits", "mnist", "fashion-mnist")
 ACTIVATIONS = activation_names()  # from the layer registry (@register_layer(activation=...))
 OPTIMIZERS = tuple(OPTIMIZER_CLASSES)  # every optimizer class of chainrule.optim
 SCHEDULES = ("constant", "step", "exponential", "cosine", "plateau")
-#: ``--arch``: the network families beyond the default MLP. The recurrent ones read text
-#: (``--text-dir``, ``--text-csv``, ``--tagged``); other data kinds add their own names here.
-ARCHS = ("lstm", "gru", "rnn")
+#: ``--arch``: the network families beyond the default MLP, one tuple for every data kind. Text
+#: (``--text-dir``, ``--text-csv``, ``--tagged``) takes the recurrent ones; audio
+#: (``--audio-dir``) takes gru, lstm or dense (pooled frame statistics).
+ARCHS = ("lstm", "gru", "rnn", "dense")
+ARCHITECTURES = ARCHS
 #: The recurrent archs (text models: Embedding -> RNN/LSTM/GRU -> Linear).
 RECURRENT_ARCHS = ("lstm", "gru", "rnn")
+#: What --audio-dir trains (nn.AudioClassifier).
+AUDIO_ARCHS = ("gru", "lstm", "dense")
 TOKENS = ("word", "char")
 POOLINGS = ("max", "mean", "last")
 #: What a text run trains with when neither the config file nor a flag says otherwise:
@@ -44,16 +48,17 @@ MAX_CONFIG_DEPTH = 8
 # The type every setting must have in a config file (flags are typed by argparse already).
 _INT = (
     "batch_size", "epochs", "warmup_epochs", "early_stopping", "seed", "embedding_dim",
-    "layers", "max_length",
+    "layers", "max_length", "sample_rate", "n_mels",
 )  # fmt: skip
 _FLOAT = (
     "dropout", "lr", "momentum", "weight_decay", "l1", "l2", "max_norm", "clip_grad",
-    "validation_split",
+    "validation_split", "duration",
 )  # fmt: skip
 _BOOL = ("batch_norm", "nesterov", "bidirectional")
 _TEXT = (
     "dataset", "data_dir", "csv", "activation", "optimizer", "schedule", "text_dir",
     "text_csv", "text_column", "label_column", "tagged", "arch", "tokens", "pooling",
+    "audio_dir",
 )  # fmt: skip
 
 
@@ -110,6 +115,12 @@ class TrainConfig:
         given = [k for k in ("text_dir", "text_csv", "tagged") if getattr(self, k) is not None]
         return given[0] if given else None
 
+    # audio (--audio-dir): a folder of class subfolders of .wav files
+    audio_dir: str | None = None
+    sample_rate: int = 16000
+    n_mels: int = 40
+    duration: float | None = None
+
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-safe dict."""
         return dataclasses.asdict(self)
@@ -136,6 +147,27 @@ class TrainConfig:
         _choice("activation", self.activation, ACTIVATIONS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("schedule", self.schedule, SCHEDULES)
+        if self.arch is not None:
+            _choice("arch", self.arch, ARCHITECTURES)
+            if self.audio_dir is None and self.text_source is None:
+                raise ConfigError(
+                    f"arch: --arch {self.arch} chooses the network over a sequence; it applies "
+                    "to --audio-dir, --text-dir, --text-csv and --tagged (images and CSV rows "
+                    "train the --hidden MLP)"
+                )
+        if self.audio_dir is not None:
+            if self.dataset or self.data_dir or self.csv or self.text_source:
+                raise ConfigError("give --audio-dir alone: it is a data set of its own")
+            if self.arch is not None and self.arch not in AUDIO_ARCHS:
+                raise ConfigError(
+                    f"arch: --audio-dir trains one of {', '.join(AUDIO_ARCHS)}, got {self.arch!r}"
+                )
+            if not 1000 <= self.sample_rate <= 384000:
+                raise ConfigError(f"sample_rate: expected 1000..384000 Hz, got {self.sample_rate}")
+            if self.n_mels < 1:
+                raise ConfigError(f"n_mels: expected a positive whole number, got {self.n_mels}")
+            if self.duration is not None:
+                _range("duration", self.duration, 0.0, 3600.0, low_open=True)
         if self.lr is None:
             self.lr = DEFAULT_LR[self.optimizer]
         if self.optimizer in DEFAULT_MOMENTUM:
@@ -198,10 +230,9 @@ def _check_text(config: TrainConfig) -> None:
         )
     if config.arch is not None:
         _choice("arch", config.arch, ARCHS)
-        if config.arch in RECURRENT_ARCHS and not sources:
+        if sources and config.arch not in RECURRENT_ARCHS:
             raise ConfigError(
-                f"arch: --arch {config.arch} is a recurrent network for text; give the text "
-                "with --text-dir DIR, --text-csv FILE or --tagged FILE"
+                f"arch: text trains one of {', '.join(RECURRENT_ARCHS)}, got {config.arch!r}"
             )
     if config.tokens is not None:
         _choice("tokens", config.tokens, TOKENS)

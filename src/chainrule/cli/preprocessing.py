@@ -164,6 +164,14 @@ def describe(pre: dict[str, Any] | None) -> str:
         from chainrule.cli.text import TextEncoder
 
         return TextEncoder.from_dict(pre).describe()
+    if pre and pre.get("kind") == "audio" and isinstance(pre.get("features"), dict):
+        f = pre["features"]
+        crop = f"{f['duration']:g} s" if f.get("duration") else f"{pre.get('max_frames')} frames"
+        return (
+            f"WAV resampled to {f.get('sample_rate')} Hz, {f.get('n_mels')}-band "
+            f"{f.get('kind', 'log_mel')} ({f.get('normalization')} normalisation), cropped/padded "
+            f"to {crop}"
+        )
     if not pre or "mean" not in pre:
         return "none stored: inputs are used as given (raw)"
     if pre.get("kind") == "image":

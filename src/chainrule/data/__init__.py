@@ -1,12 +1,13 @@
 """Data: IDX files, ready-made data sets (MNIST, Fashion-MNIST, bundled digits, CSV), loaders,
-and text (``chainrule.data.text``: tokenizers, Vocabulary, text and tagged-token loaders).
+text (``chainrule.data.text``: tokenizers, Vocabulary, text and tagged-token loaders) and
+audio (``chainrule.data.audio``: WAV files, log-mel features, class folders of recordings).
 
 Everything here works on NumPy arrays and needs nothing from the engine.
 """
 
 from __future__ import annotations
 
-from chainrule.data import text
+from chainrule.data import audio, text
 from chainrule.data.csv import load_csv
 from chainrule.data.datasets import (
     FASHION_MNIST_CLASSES,
@@ -39,5 +40,5 @@ __all__ = [
     "MIRRORS", "CHECKSUMS", "download_file", "download_dataset",
     "ArrayDataset", "DataLoader",
     "train_val_split", "standardize", "one_hot",
-    "text", "Tokenizer", "Vocabulary", "load_text_folder", "load_text_csv", "load_tagged",
+    "audio", "text", "Tokenizer", "Vocabulary", "load_text_folder", "load_text_csv", "load_tagged",
 ]  # fmt: skip

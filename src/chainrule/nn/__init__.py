@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from chainrule.nn import functional, init, registry
+from chainrule.nn.audio_models import AudioClassifier, audio_classifier
 from chainrule.nn.layers import (
     ELU,
     GELU,
@@ -85,6 +86,7 @@ __all__ = [
     "LAYERS", "register_layer", "layer_to_spec", "layer_from_spec", "mlp",
     "text_classifier", "tagger", "TextClassifier", "SequenceTagger",
     "gradient_norms_through_time", "nearest_neighbours",
+    "AudioClassifier", "audio_classifier",
     *_LOSSES,
 ]  # fmt: skip
 

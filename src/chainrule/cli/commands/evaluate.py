@@ -62,11 +62,17 @@ def _default_data(loaded: Any, args: argparse.Namespace) -> tuple[str | None, st
 
 
 def _run(args: argparse.Namespace) -> int:
-    from chainrule import load, metrics
+    from chainrule import load
     from chainrule.cli.commands.text_use import evaluate_text, refuse_text_flags
     from chainrule.cli.text import is_text_model
 
     loaded = load(args.model)
+    from chainrule.cli.audio import is_audio
+
+    if is_audio(loaded.preprocessing) or getattr(args, "audio_dir", None):
+        x, y, names, name = _audio_data(loaded, args)
+        result = evaluate_model(loaded.model, x, y, len(names))
+        return _print(args, result, x, y, names, name, "recordings")
     if is_text_model(loaded):
         if args.csv or args.dataset or args.data_dir:
             raise ConfigError(
@@ -97,11 +103,43 @@ def _run(args: argparse.Namespace) -> int:
         )
     x = preprocess(x_raw, loaded.preprocessing)
     result = evaluate_model(loaded.model, x, y, len(names))
+    return _print(args, result, x, y, names, name, "rows" if args.csv is not None else "")
+
+
+def _audio_data(loaded: Any, args: argparse.Namespace) -> tuple[Any, Any, list[str], str]:
+    """Features and labels of ``--audio-dir`` (default: the test part of the training folder)."""
+    from pathlib import Path
+
+    from chainrule.cli.audio import audio_folder_data, is_audio
+
+    if not is_audio(loaded.preprocessing):
+        raise ConfigError(f"{loaded.path}: this model was not trained on audio (--audio-dir)")
+    if args.dataset or args.data_dir or args.csv:
+        raise ConfigError("an audio model is evaluated on --audio-dir DIR (a folder of classes)")
+    names = list(loaded.class_names or [])
+    folder = getattr(args, "audio_dir", None)
+    if folder is None:
+        source = (loaded.metadata or {}).get("source") or {}
+        if not (source.get("path") and Path(source["path"], "test").is_dir()):
+            raise ConfigError(
+                "say which recordings to evaluate on with --audio-dir DIR (one subfolder per class)"
+            )
+        folder = source["path"]
+    x, y = audio_folder_data(Path(folder), loaded.preprocessing, names)
+    return x, y, names, str(folder)
+
+
+def _print(
+    args: argparse.Namespace, result: dict[str, Any], x: Any, y: Any, names: list[str],
+    name: str, what: str,
+) -> int:  # fmt: skip
+    from chainrule import metrics
+
     if args.json:
         result.pop("predicted")
         print(json.dumps({"dataset": name, "samples": len(x), "class_names": names, **result}))
         return 0
-    what = "rows" if args.csv is not None else "test samples"
+    what = what or "test samples"
     print(f"{name}: accuracy {result['accuracy']:.4f} on {len(x)} {what}\n")
     print(metrics.classification_report(y, result["predicted"], class_names=names))
     print("confusion matrix (rows: true class, columns: predicted)")

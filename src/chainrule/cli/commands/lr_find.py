@@ -56,6 +56,8 @@ def _run(args: argparse.Namespace) -> int:
             "lr-find runs on image or CSV data; for text, train with the default Adam "
             "learning rate (2e-3) or try a few with train --epochs 1"
         )
+    if config.audio_dir is not None:
+        raise ConfigError("lr-find does not read --audio-dir yet; try a few --lr values instead")
     data = load_dataset(config.dataset, config.data_dir, config.csv, config.seed)
     x = preprocess(data.x_train, preprocessing_for(data, data.x_train))
     model = build_model(config, data)

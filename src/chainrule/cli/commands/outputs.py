@@ -79,6 +79,19 @@ def plots_and_report(
                 first.data, plots / "first_layer_weights.png", image_shape=image_shape
             )
         )
+    if data.content == "audio":
+        from chainrule.report.audio_plots import plot_spectrograms
+
+        pick = _spectrogram_picks(np.asarray(data.y_test), np.asarray(test["predicted"]))
+        images["Log-mel spectrograms with their true and predicted class (mistakes in red)"] = str(
+            plot_spectrograms(
+                data.x_test[pick],
+                data.y_test[pick],
+                plots / "spectrograms.png",
+                predictions=np.asarray(test["predicted"])[pick],
+                class_names=data.class_names,
+            )
+        )
     grad_norms = history.diagnostics.get("grad_norm", {})
     if grad_norms and len(history):
         images["Gradient norm per layer"] = str(
@@ -119,6 +132,14 @@ def plots_and_report(
         fmt=report_fmt,
     )
     return list(images.values())
+
+
+def _spectrogram_picks(y: np.ndarray, predicted: np.ndarray, count: int = 8) -> np.ndarray:
+    """A few test utterances to show: one per class first, then mistakes, then the rest."""
+    first = [int(np.flatnonzero(y == k)[0]) for k in np.unique(y)][:count]
+    wrong = [int(i) for i in np.flatnonzero(y != predicted) if i not in first]
+    rest = [i for i in range(len(y)) if i not in first and i not in wrong]
+    return np.array((first + wrong[: max(0, count - len(first))] + rest)[:count], dtype=np.int64)
 
 
 def check_scores(scores: np.ndarray, labels: list[str] | None = None) -> None:

@@ -35,6 +35,10 @@ def _run(args: argparse.Namespace) -> int:
     from chainrule.errors import ConfigError
 
     loaded = load(args.model)
+    from chainrule.cli.audio import is_audio
+
+    if is_audio(loaded.preprocessing):
+        return _audio(args, loaded)
     if is_text_model(loaded):
         return predict_text(args, loaded)
     refuse_text_flags(args, "predict")
@@ -72,6 +76,58 @@ def _run(args: argparse.Namespace) -> int:
                 for k in order
             ]
             results.append({"input": label, **best[0], "top": best})
+    _show(args, results)
+    for line in failed:
+        print(line, file=sys.stderr)
+    return 2 if failed else 0
+
+
+def _ranked(probs: np.ndarray, labels: list[str], names: Any, top: int) -> list[dict[str, Any]]:
+    results = []
+    for label, p in zip(labels, probs):
+        order = np.argsort(-p, kind="stable")[:top]
+        best = [
+            {
+                "class": names[k] if names and k < len(names) else str(k),
+                "index": int(k),
+                "probability": float(p[k]),
+            }
+            for k in order
+        ]
+        results.append({"input": label, **best[0], "top": best})
+    return results
+
+
+def _audio(args: argparse.Namespace, loaded: Any) -> int:
+    """Predictions for .wav files and folders of them (every .wav inside, recursively)."""
+    from chainrule import no_grad
+    from chainrule.autodiff.tensor import Tensor
+    from chainrule.cli.audio import audio_inputs
+    from chainrule.cli.commands.outputs import check_scores
+
+    results: list[dict[str, Any]] = []
+    failed: list[str] = []
+    for name in args.inputs:
+        try:
+            x, labels = audio_inputs([Path(name)], loaded.preprocessing)
+            with no_grad():
+                loaded.model.eval()
+                probs = np.concatenate(
+                    [loaded.model(Tensor(x[i : i + 256])).softmax(axis=-1).data
+                     for i in range(0, len(x), 256)]
+                )  # fmt: skip
+            check_scores(probs, labels)
+        except (ChainruleError, OSError) as err:
+            failed.append(f"chainrule predict: error: {' '.join(str(err).split())}")
+            continue
+        results.extend(_ranked(probs, labels, loaded.class_names, args.top))
+    _show(args, results)
+    for line in failed:
+        print(line, file=sys.stderr)
+    return 2 if failed else 0
+
+
+def _show(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     if args.json:
         print(json.dumps(results))
     else:
@@ -81,6 +137,3 @@ def _run(args: argparse.Namespace) -> int:
                 f"{r['input']}: {r['class']} ({r['probability']:.3f})"
                 + (f"  [{extra}]" if extra else "")
             )
-    for line in failed:
-        print(line, file=sys.stderr)
-    return 2 if failed else 0

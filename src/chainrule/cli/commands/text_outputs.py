@@ -149,6 +149,7 @@ class _DataView:
     """What ``plots_and_report`` reads of a data set (name, classes; no image shape)."""
 
     image_shape = None
+    content = "text"
 
     def __init__(self, data: Any) -> None:
         self.name = data.name

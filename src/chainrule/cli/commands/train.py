@@ -235,8 +235,16 @@ def _train(args: argparse.Namespace) -> int:
     bound = _bound_settings(config)
     dist = _data_parallel()
     main = dist is None or dist.is_main  # rank 0 alone prints and writes the run folder
-    data = load_dataset(config.dataset, config.data_dir, config.csv, config.seed)
-    check_memory(config, data)
+    audio_pre = None
+    if config.audio_dir is not None:  # speech and sounds: features of a folder of WAV files
+        from chainrule.cli.audio import DEFAULT_AUDIO_HIDDEN, load_audio_dataset
+
+        if args.hidden is None and not (args.config and "hidden" in read_config_file(args.config)):
+            config.hidden = list(DEFAULT_AUDIO_HIDDEN) if not resuming else config.hidden
+        data, audio_pre = load_audio_dataset(config, args.quiet)
+    else:
+        data = load_dataset(config.dataset, config.data_dir, config.csv, config.seed)
+        check_memory(config, data)
     if config.validation_split:
         (x_train, y_train), (x_val, y_val) = train_val_split(
             data.x_train,
@@ -247,12 +255,17 @@ def _train(args: argparse.Namespace) -> int:
         )
     else:
         x_train, y_train, x_val, y_val = data.x_train, data.y_train, None, None
-    preprocessing = preprocessing_for(data, x_train)
+    preprocessing = audio_pre or preprocessing_for(data, x_train)
     x_train = preprocess(x_train, preprocessing)
     validation = None if x_val is None else (preprocess(x_val, preprocessing), y_val)
     x_test = preprocess(data.x_test, preprocessing)  # now: a bad test value stops no trained run
 
-    model = build_model(config, data)
+    if audio_pre is not None:
+        from chainrule.cli.audio import build_audio_model
+
+        model = build_audio_model(config, data)
+    else:
+        model = build_model(config, data)
     optimizer = _optimizer(config, model)
     shuffle_rng = np.random.default_rng([config.seed, 1])
     start, past = 0, None
