@@ -7,7 +7,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.autodiff.ops.recurrent_frame import Scratch
+from chainrule.autodiff.recurrent_frame import Scratch
 
 KINDS = ["RNN", "LSTM", "GRU"]
 

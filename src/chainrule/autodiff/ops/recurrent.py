@@ -1,8 +1,16 @@
 """Recurrent primitives: a whole RNN, LSTM or GRU layer direction over a sequence, BPTT inside.
 
-One primitive per layer direction instead of one graph node per time step (the frame, with the
-all-steps input product and the weight gradients as one product each, is in
-``recurrent_frame``; the LSTM, in its transposed layout, in ``recurrent_lstm``).
+One primitive per layer direction instead of one graph node per time step; the frame they
+share (checks, the all-steps input product, the weight gradients as one product each, the
+scratch buffers) is ``chainrule.autodiff.recurrent_frame``.
+
+The LSTM runs in the transposed layout (state ``(H, N)``, a step's gates ``(4H, N)``) with its
+rows as ``g, i, f, o`` inside: the three sigmoid gates are one contiguous block, and so are
+the three that the cell gradient multiplies (``g, i, f``). The sigmoid rows of the weights are
+halved, since ``sigmoid(x) = 0.5 * tanh(x / 2) + 0.5``: one ``tanh`` over all four gates, then
+one affine pass over the sigmoid block. Each step is one ``(4H, H) @ (H, N)`` product written
+in place and a dozen passes over contiguous ``(H, N)`` blocks; nothing is allocated inside the
+loop. RNN and GRU keep the row-major layout (state ``(N, H)``).
 
 Weights and gate order are PyTorch's: LSTM rows ``i, f, g, o``; GRU rows ``r, z, n`` with
 ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``. Time-major inputs ``(T, N, I)``.
@@ -15,8 +23,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule.autodiff.ops.recurrent_frame import SCRATCH, Sequence, check_lengths
-from chainrule.autodiff.ops.recurrent_lstm import LSTMSequence
+import numpy as np
+
+from chainrule.autodiff.recurrent_frame import SCRATCH, Sequence, check_lengths
 from chainrule.errors import ConfigError
 
 __all__ = ["RNNSequence", "LSTMSequence", "GRUSequence", "check_lengths"]
@@ -76,6 +85,140 @@ class RNNSequence(Sequence):
             self._keep(t, new, dh)
             dh = new
         return dpre, dpre, (dh,)
+
+
+# Internal block k holds PyTorch's block _ORDER[k]; _UNORDER inverts it.
+_ORDER = (2, 0, 1, 3)
+_UNORDER = (1, 2, 0, 3)
+
+
+def _blocks(a: Any, order: tuple[int, ...]) -> Any:
+    hidden = a.shape[0] // 4
+    return np.concatenate([a[k * hidden : (k + 1) * hidden] for k in order])
+
+
+class LSTMSequence(Sequence):
+    """LSTM (PyTorch's equations and gate order ``i, f, g, o``).
+
+    Inputs ``x, h0, c0, w_ih (4H, I), w_hh (4H, H)[, b_ih, b_hh]``; outputs
+    ``(output (T, N, H), h_n, c_n)``; params ``lengths``, ``reverse``.
+    """
+
+    name = "lstm_sequence"
+    n_outputs = 3
+    gates = 4
+    has_cell = True
+    transposed = True
+    scratch = ("acts", "cs", "tc")
+
+    def _order(self, a: Any, halve: bool = True) -> Any:
+        """Rows i, f, g, o -> g, i, f, o, the sigmoid rows halved (one tanh for all gates)."""
+        out = _blocks(a, _ORDER)
+        if halve:
+            out[out.shape[0] // 4 :] *= 0.5
+        return out
+
+    def _unorder(self, g: Any) -> Any:
+        return _blocks(g, _UNORDER)
+
+    def _input_weight(self, w_ih: Any) -> Any:
+        return self._order(w_ih)
+
+    def _back_weight(self, w: Any) -> Any:
+        return self._order(w, halve=False)
+
+    def _input_bias(self, b_ih: Any, b_hh: Any) -> Any:
+        return self._order(b_ih + b_hh)
+
+    def _scan(self, xw: Any, states: Any, xp: Any) -> tuple[Any, ...]:
+        steps, rows, batch = xw.shape
+        hidden, dtype = rows // 4, xw.dtype
+        hs = SCRATCH.take(xp, (steps + 1, hidden, batch), dtype)  # states, transposed
+        cs = SCRATCH.take(xp, (steps + 1, hidden, batch), dtype)
+        tc = SCRATCH.take(xp, (steps, hidden, batch), dtype)  # tanh(c_t)
+        acts = xw  # the gate activations g, i, f, o overwrite the input projections
+        hw = xp.empty((rows, batch), dtype=dtype)
+        hs[0], cs[0] = states[0].T, states[1].T
+        w_hh = self._order(self.w_hh)
+        tmp = xp.empty((hidden, batch), dtype=dtype)
+        keep = None if self.mask is None else ~self.mask[:, :, 0][:, None, :]  # (T, 1, N)
+        for t in range(steps):
+            a = acts[t]
+            xp.matmul(w_hh, hs[t], out=hw)
+            a += hw
+            xp.tanh(a, out=a)
+            sig = a[hidden:]
+            sig *= 0.5
+            sig += 0.5
+            c, h = cs[t + 1], hs[t + 1]
+            xp.multiply(a[2 * hidden : 3 * hidden], cs[t], out=c)
+            xp.multiply(a[hidden : 2 * hidden], a[:hidden], out=tmp)
+            c += tmp
+            xp.tanh(c, out=tc[t])
+            xp.multiply(a[3 * hidden :], tc[t], out=h)
+            if keep is not None:  # padded steps keep the previous state
+                xp.copyto(c, cs[t], where=keep[t])
+                xp.copyto(h, hs[t], where=keep[t])
+        self.acts, self.cs, self.tc = acts, cs, tc
+        seq = hs.transpose(0, 2, 1).copy()  # (T + 1, N, H); a copy even where N = 1
+        c_n = cs[steps].T.copy()
+        SCRATCH.give(hs)
+        self.h_prev = seq[:-1]
+        return seq[1:], seq[steps].copy(), c_n
+
+    def _scan_back(self, dseq: Any, dstates: Any, xp: Any) -> tuple[Any, ...]:
+        acts, cs, tc = self.acts, self.cs, self.tc
+        steps, rows, batch = acts.shape
+        hidden, dtype = rows // 4, acts.dtype
+        dh_n, dc_n = dstates
+        dh = xp.zeros((hidden, batch), dtype=dtype) if dh_n is None else dh_n.T.copy()
+        dc = xp.zeros((hidden, batch), dtype=dtype) if dc_n is None else dc_n.T.copy()
+        dseq_t = None
+        if dseq is not None:
+            dseq_t = SCRATCH.take(xp, (steps, hidden, batch), dtype)
+            xp.copyto(dseq_t, dseq.transpose(0, 2, 1))
+        w_back = self._order(self.w_hh, halve=False).T  # a view: BLAS reads it transposed
+        dg = SCRATCH.take(xp, (steps, rows, batch), dtype)  # gradients of the pre-activations
+        dct, tmp = xp.empty((hidden, batch), dtype=dtype), xp.empty((hidden, batch), dtype=dtype)
+        ds = xp.empty((3 * hidden, batch), dtype=dtype)
+        dh_new = xp.empty((hidden, batch), dtype=dtype)
+        dc_new = xp.empty((hidden, batch), dtype=dtype)
+        mask = None if self.mask is None else self.mask[:, :, 0][:, None, :]  # (T, 1, N)
+        keep = None if mask is None else ~mask
+        for t in range(steps - 1, -1, -1):
+            if dseq_t is not None:
+                dh += dseq_t[t]
+            a, tct, d = acts[t], tc[t], dg[t]
+            dgg, di, df, do = (d[k * hidden : (k + 1) * hidden] for k in range(4))
+            g, i, f, o = (a[k * hidden : (k + 1) * hidden] for k in range(4))
+            # dct = dc + dh * o * (1 - tanh(c)^2)
+            xp.multiply(tct, tct, out=tmp)
+            xp.subtract(1, tmp, out=tmp)
+            tmp *= o
+            tmp *= dh
+            xp.add(dc, tmp, out=dct)
+            xp.multiply(dct, i, out=dgg)
+            xp.multiply(dct, g, out=di)
+            xp.multiply(dct, cs[t], out=df)
+            xp.multiply(dh, tct, out=do)
+            # the sigmoid rows times s (1 - s), the tanh row times (1 - g^2)
+            s = a[hidden:]
+            xp.subtract(1, s, out=ds)
+            ds *= s
+            d[hidden:] *= ds
+            xp.multiply(g, g, out=tmp)
+            xp.subtract(1, tmp, out=tmp)
+            dgg *= tmp
+            xp.multiply(dct, f, out=dc_new)
+            if mask is not None:  # padded steps: no gradient in, the state's passes through
+                d *= mask[t]
+            xp.matmul(w_back, d, out=dh_new)
+            if keep is not None:
+                xp.copyto(dh_new, dh, where=keep[t])
+                xp.copyto(dc_new, dc, where=keep[t])
+            dh, dh_new, dc, dc_new = dh_new, dh, dc_new, dc
+        SCRATCH.give(dseq_t)
+        return dg, dg, (dh.T.copy(), dc.T.copy())
 
 
 class GRUSequence(Sequence):
