@@ -11,13 +11,8 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[1] / "src" / "chainrule"
 MAX_LINES = 400
-
-# Files other branches are splitting; remove each name as its split lands on main.
-OTHERS_OVER_THE_LIMIT = {"io/model_file.py"}
 
 
 def part_of(module: str) -> str:
@@ -160,9 +155,5 @@ def test_no_file_of_training_callbacks_sklearn_report_is_over_the_limit() -> Non
     assert mine == {}, f"files over {MAX_LINES} lines: {mine}"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=f"other branches are splitting {sorted(OTHERS_OVER_THE_LIMIT)} (over {MAX_LINES} lines)",
-)
 def test_no_file_in_src_is_over_the_limit() -> None:
     assert oversized() == {}, f"files over {MAX_LINES} lines: {oversized()}"

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from chainrule.errors import DataNotFoundError, FormatError
-from chainrule.io import load, model_file, read_safetensors, read_safetensors_header, save
+from chainrule.io import json_doc, load, read_safetensors, read_safetensors_header, save
 from chainrule.nn.layers import Linear, ReLU, Sequential
 
 # A Linear(3, 2) model: "weight" float32 (2, 3) = 24 bytes, then "bias" float32 (2,) = 8 bytes.
@@ -359,7 +359,7 @@ def test_broken_json_is_refused(pair, case):
 
 
 def test_oversized_json_is_refused_unread(pair, monkeypatch):
-    monkeypatch.setattr(model_file, "MAX_JSON_BYTES", 100)
+    monkeypatch.setattr(json_doc, "MAX_JSON_BYTES", 100)
     with pytest.raises(FormatError, match=r"m\.json: larger than 100 bytes"):
         load(pair[0])
 

@@ -33,6 +33,11 @@ class TensorProtocols:
     data: Any
     requires_grad: bool
 
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return int(self.data.shape[0])
+
     def __iter__(self: Any) -> Iterator[Tensor]:
         """The rows along the first axis, each a tensor in the graph (as ``t[i]``)."""
         if self.data.ndim == 0:

@@ -123,11 +123,6 @@ class Tensor(TensorProtocols):
         """True for tensors made by the user rather than by an operation in a recorded graph."""
         return self._op is None
 
-    def __len__(self) -> int:
-        if self.data.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return int(self.data.shape[0])
-
     def __repr__(self) -> str:
         body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
         extra = f", dtype={self.data.dtype}" if self.data.dtype != np.float32 else ""

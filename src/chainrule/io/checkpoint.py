@@ -15,7 +15,7 @@ from chainrule.autodiff.backend import to_numpy
 from chainrule.errors import ChainruleError, ConfigError, DataNotFoundError, FormatError
 from chainrule.io.atomic import AtomicGroup
 from chainrule.io.files import read_verified
-from chainrule.io.model_file import (
+from chainrule.io.json_doc import (
     check_finite,
     field,
     match_state,

@@ -11,8 +11,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from chainrule.autodiff.backend import to_numpy
 from chainrule.errors import (
     ChainruleError,
@@ -21,11 +19,22 @@ from chainrule.errors import (
     FormatError,
 )
 from chainrule.io.atomic import AtomicGroup
-from chainrule.io.files import open_regular, read_verified
+from chainrule.io.files import read_verified
+from chainrule.io.json_doc import (
+    FLOAT_DTYPES,
+    check_class_names,
+    check_finite,
+    check_preprocessing,
+    field,
+    match_state,
+    model_dtype,
+    model_paths,
+    read_json_document,
+    to_json_safe,
+)
 from chainrule.io.safetensors_file import (
     decode_safetensors,
     encode_safetensors,
-    loads_strict,
     read_safetensors_header,
     sha256_hex,
 )
@@ -36,8 +45,6 @@ __all__ = ["save", "load", "LoadedModel", "model_paths", "FORMAT", "FORMAT_VERSI
 FORMAT = "chainrule-model"
 FORMAT_VERSION = 1
 #: JSON documents larger than this are refused unread (a model's JSON is a few kilobytes).
-MAX_JSON_BYTES = 64 * 2**20
-_FLOAT_DTYPES = ("float32", "float64")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -85,191 +92,6 @@ class LoadedModel:
 
 
 # -- paths and JSON ---------------------------------------------------------------------------
-def model_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """The (weights, JSON) pair a model path names.
-
-    ``"m"``, ``"m.json"`` and ``"m.safetensors"`` all name ``m.safetensors`` + ``m.json``; an
-    existing folder names ``folder/model.safetensors`` + ``folder/model.json``.
-
-    Examples
-    --------
-    >>> [p.name for p in model_paths("runs/mnist.json")]
-    ['mnist.safetensors', 'mnist.json']
-    """
-    stem = Path(path)
-    if stem.is_dir():
-        stem = stem / "model"
-    elif stem.suffix in (".json", ".safetensors"):
-        stem = stem.with_suffix("")
-    return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
-
-
-def to_json_safe(value: Any, where: str) -> Any:
-    """A strict-JSON copy of ``value`` (NumPy scalars and arrays, tuples become plain values).
-
-    NaN and infinities, which strict JSON cannot hold, become the strings ``"NaN"``,
-    ``"Infinity"`` and ``"-Infinity"`` (``float()`` reads them back), so a diverged metric or
-    history entry does not block saving. Raises ``ConfigError`` naming ``where`` for anything
-    else JSON cannot hold: other objects and non-string keys.
-    """
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, (np.bool_, np.integer, np.floating)):
-        value = value.item()
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        return value if math.isfinite(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if isinstance(value, Mapping):
-        out = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ConfigError(f"{where} has the key {key!r}; JSON keys must be strings")
-            out[key] = to_json_safe(item, f"{where}[{key!r}]")
-        return out
-    if isinstance(value, (list, tuple)):
-        return [to_json_safe(item, f"{where}[{i}]") for i, item in enumerate(value)]
-    raise ConfigError(
-        f"{where} is a {type(value).__name__}, which cannot be saved; use numbers, strings, "
-        "booleans, None, lists and dicts"
-    )
-
-
-def read_json_document(path: Path, kind: str, version: int, what: str) -> dict[str, Any]:
-    """Read a chainrule JSON document; check its ``format`` is ``kind`` and its version known."""
-    with open_regular(path, f"the JSON of a {what}") as handle:
-        raw = handle.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        raise FormatError(f"{path}: larger than {MAX_JSON_BYTES} bytes; not the JSON of a {what}")
-    try:
-        doc = loads_strict(raw)
-    except (ValueError, RecursionError) as exc:
-        raise FormatError(f"{path}: not valid JSON ({exc}); expected the JSON of a {what}") from exc
-    if not isinstance(doc, dict):
-        raise FormatError(f"{path}: expected a JSON object, got {type(doc).__name__}")
-    found = doc.get("format")
-    if found != kind:
-        raise FormatError(
-            f"{path}: the format is {found!r:.80}, expected {kind!r}; this is not the JSON of "
-            f"a {what}"
-        )
-    found_version = doc.get("format_version")
-    if not isinstance(found_version, int) or isinstance(found_version, bool) or found_version < 1:
-        raise FormatError(
-            f"{path}: format_version is {found_version!r:.80}, expected a positive integer"
-        )
-    if found_version > version:
-        raise FormatError(
-            f"{path}: format_version {found_version} was written by a newer chainrule; this "
-            f"version reads format_version {version}. Hint: upgrade chainrule"
-        )
-    return doc
-
-
-def field(doc: Mapping[str, Any], key: str, kinds: Any, path: Path, optional: bool = False) -> Any:
-    """``doc[key]``, checked to be one of ``kinds`` (``None`` allowed if ``optional``)."""
-    if key not in doc:
-        raise FormatError(f"{path}: the field {key!r} is missing")
-    value = doc[key]
-    if value is None and optional:
-        return None
-    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in _as_tuple(kinds)):
-        names = " or ".join(k.__name__ for k in _as_tuple(kinds))
-        raise FormatError(f"{path}: the field {key!r} must be {names}, got {value!r:.80}")
-    return value
-
-
-def _as_tuple(kinds: Any) -> tuple[type, ...]:
-    return kinds if isinstance(kinds, tuple) else (kinds,)
-
-
-# -- checks shared by model files and checkpoints ---------------------------------------------
-def check_finite(arrays: Mapping[str, np.ndarray], where: str, error: type[Exception]) -> None:
-    """Refuse NaN or infinite values in floating arrays, naming the tensors."""
-    bad = [
-        name
-        for name, array in arrays.items()
-        if array.dtype.kind == "f" and not np.isfinite(array).all()
-    ]
-    if bad:
-        raise error(
-            f"{where}: tensors {sorted(bad)} contain NaN or infinity; training probably "
-            "diverged. Hint: pass allow_nonfinite=True to keep them anyway"
-        )
-
-
-def match_state(
-    module: Module, arrays: Mapping[str, np.ndarray], where: str, error: type[Exception]
-) -> None:
-    """Check that ``arrays`` has exactly the module's tensor names, shapes and dtypes."""
-    own = module.state_dict()
-    missing = sorted(set(own) - set(arrays))
-    unexpected = sorted(set(arrays) - set(own))
-    if missing or unexpected:
-        raise error(
-            f"{where}: the tensors do not match the architecture: missing {missing}, "
-            f"unexpected {unexpected}"
-        )
-    for name, expected in own.items():
-        got = arrays[name]
-        if got.shape != expected.shape:
-            raise error(
-                f"{where}: tensor {name!r} has shape {got.shape}, but the architecture needs "
-                f"{expected.shape}"
-            )
-        if got.dtype != expected.dtype:
-            raise error(
-                f"{where}: tensor {name!r} has dtype {got.dtype}, but the model's is "
-                f"{expected.dtype}"
-            )
-
-
-def _check_preprocessing(pre: Mapping[str, Any], where: str, error: type[Exception]) -> None:
-    """The keys the command line acts on must have usable values; other keys are free."""
-
-    def number(x: Any) -> bool:
-        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-    for key in ("mean", "std"):
-        if key not in pre:
-            continue
-        value = pre[key]
-        values: list[Any] = value if isinstance(value, list) else [value]
-        if not (values and all(map(number, values))):
-            raise error(f"{where}: preprocessing[{key!r}] must be a number or list of numbers")
-        if key == "std" and any(v <= 0 for v in values):
-            raise error(f"{where}: preprocessing['std'] must be positive, got {value!r}")
-    shape = pre.get("image_shape")
-    if "image_shape" in pre and not (
-        isinstance(shape, list)
-        and shape
-        and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
-    ):
-        raise error(f"{where}: preprocessing['image_shape'] must be a list of positive integers")
-    if "scale" in pre and not (number(pre["scale"]) and pre["scale"] > 0):
-        raise error(f"{where}: preprocessing['scale'] must be a positive number")
-
-
-def _check_class_names(names: Any, where: str, error: type[Exception]) -> None:
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise error(f"{where}: class_names must be a list of strings, got {names!r:.80}")
-
-
-def _model_dtype(state: Mapping[str, np.ndarray]) -> str:
-    """The one floating dtype of the model (float32 when it has no floating tensors)."""
-    kinds = sorted({str(a.dtype) for a in state.values() if a.dtype.kind == "f"})
-    if len(kinds) > 1 or (kinds and kinds[0] not in _FLOAT_DTYPES):
-        raise ConfigError(
-            f"the model's floating tensors have dtypes {kinds}; a model file holds one of "
-            f"{list(_FLOAT_DTYPES)}. Hint: call model.astype('float32') before saving"
-        )
-    return kinds[0] if kinds else "float32"
-
-
 def _registry() -> Any:
     """The layer registry (imported late: it pulls in every layer)."""
     from chainrule.nn import registry
@@ -344,7 +166,7 @@ def save(
         raise ConfigError(f"save() needs a chainrule.nn.Module, got {type(model).__name__}")
     weights_path, json_path = model_paths(path)
     state = {name: to_numpy(array) for name, array in model.state_dict().items()}
-    dtype = _model_dtype(state)
+    dtype = model_dtype(state)
     if not allow_nonfinite:
         check_finite(state, f"save({json_path.name})", ConfigError)
     extras: dict[str, Any] = {
@@ -356,12 +178,12 @@ def save(
     }
     extras = {key: to_json_safe(value, key) for key, value in extras.items()}
     if extras["class_names"] is not None:
-        _check_class_names(extras["class_names"], "save()", ConfigError)
+        check_class_names(extras["class_names"], "save()", ConfigError)
     for key in ("preprocessing", "hyperparameters", "metrics", "metadata"):
         if extras[key] is not None and not isinstance(extras[key], dict):
             raise ConfigError(f"save(): {key} must be a dict, got {type(extras[key]).__name__}")
     if extras["preprocessing"] is not None:
-        _check_preprocessing(extras["preprocessing"], "save()", ConfigError)
+        check_preprocessing(extras["preprocessing"], "save()", ConfigError)
     architecture = _registry().layer_to_spec(model)
 
     from chainrule import __version__
@@ -455,18 +277,18 @@ def load(path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -> Load
     doc = read_json_document(json_path, FORMAT, FORMAT_VERSION, "chainrule model")
     architecture = field(doc, "architecture", dict, json_path)
     dtype = field(doc, "dtype", str, json_path)
-    if dtype not in _FLOAT_DTYPES:
-        raise FormatError(f"{json_path}: dtype is {dtype!r}, expected one of {_FLOAT_DTYPES}")
+    if dtype not in FLOAT_DTYPES:
+        raise FormatError(f"{json_path}: dtype is {dtype!r}, expected one of {FLOAT_DTYPES}")
     weights = field(doc, "weights", dict, json_path)
     digest = weights.get("sha256")
     if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
         raise FormatError(f"{json_path}: weights.sha256 must be 64 hex digits, got {digest!r:.80}")
     class_names = field(doc, "class_names", list, json_path, optional=True)
     if class_names is not None:
-        _check_class_names(class_names, str(json_path), FormatError)
+        check_class_names(class_names, str(json_path), FormatError)
     preprocessing = field(doc, "preprocessing", dict, json_path, optional=True)
     if preprocessing is not None:
-        _check_preprocessing(preprocessing, str(json_path), FormatError)
+        check_preprocessing(preprocessing, str(json_path), FormatError)
     extras = {
         key: field(doc, key, dict, json_path, optional=True)
         for key in ("hyperparameters", "metrics", "metadata")
