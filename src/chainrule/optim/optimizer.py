@@ -10,8 +10,8 @@ import numpy as np
 from chainrule.autodiff.backend import namespace, to_numpy
 from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError, ShapeError
+from chainrule.optim.param_groups import ParamGroup, group_specs
 from chainrule.optim.param_groups import collect_params as _collect
-from chainrule.optim.param_groups import group_specs
 from chainrule.validation import check_int, check_number
 
 __all__ = ["Optimizer"]
@@ -80,7 +80,7 @@ class Optimizer:
         self.params: list[Tensor] = []
         self.param_names: list[str | None] = []
         #: PyTorch's view: ``[{"params": [tensors], "lr": ..., ...}]``, one dict per group.
-        self.param_groups: list[dict[str, Any]] = []
+        self.param_groups: list[ParamGroup] = []
         self._group_indices: list[list[int]] = []
         seen: set[int] = set()
         for number, (group_params, overrides) in enumerate(
@@ -99,7 +99,7 @@ class Optimizer:
             self.params += tensors
             self.param_names += names
             self._group_indices.append(list(range(start, len(self.params))))
-            self.param_groups.append({"params": tensors, **hp, "initial_lr": hp["lr"]})
+            self.param_groups.append(ParamGroup(params=tensors, **hp, initial_lr=hp["lr"]))
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
         self._scratch: list[Any] = [None] * len(self.params)
         self.step_count = 0
@@ -155,14 +155,18 @@ class Optimizer:
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place, then count the step."""
-        states, params = self.state, self.params
-        base = {name: getattr(self, name) for name in self.hyperparameter_names[1:]}
+        states, params, groups = self.state, self.params, self.param_groups
+        many = len(groups) > 1
+        names = self.hyperparameter_names[1:]
+        base = {name: getattr(self, name) for name in names} if many else {}
         base_lr = self._lr
         try:
-            for group, indices in zip(self.param_groups, self._group_indices):
-                self._lr = group["lr"]  # the group's settings, seen by _update as attributes
-                for name in base:
-                    setattr(self, name, group[name])
+            for group, indices in zip(groups, self._group_indices):
+                if many or group.dirty:  # the group's settings, seen by _update as attributes
+                    self._lr = group["lr"]
+                    for name in names:
+                        setattr(self, name, group[name])
+                    group.dirty = False
                 for index in indices:
                     p = params[index]
                     g = p.grad
@@ -176,7 +180,7 @@ class Optimizer:
                         )
                     self._update(index, w, g, states[index])
         finally:
-            if len(self.param_groups) > 1:  # the attributes show the defaults again
+            if many:  # the attributes show the defaults again
                 self._lr = base_lr
                 for name, value in base.items():
                     setattr(self, name, value)

@@ -14,7 +14,26 @@ from typing import Any
 from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError
 
-__all__ = ["collect_params", "is_group_list", "group_specs", "weight_decay_groups"]
+__all__ = ["ParamGroup", "collect_params", "is_group_list", "group_specs", "weight_decay_groups"]
+
+
+class ParamGroup(dict):  # type: ignore[type-arg]
+    """One group's ``{"params": [...], "lr": ..., ...}``; remembers being changed, so a step
+    re-reads its settings only after someone (a schedule, ``group["lr"] = x``) changed them."""
+
+    __slots__ = ("dirty",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dirty = True
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.dirty = True
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        super().update(*args, **kwargs)
+        self.dirty = True
 
 
 def is_group_list(params: Any) -> bool:
