@@ -188,7 +188,8 @@ def audio_cases() -> list[Case]:
          lambda: padded_frames([4, 2], 4), lambda: padded_frames([7, 3, 1, 0], 7))
         for arch, pooling, kw in [("gru", "mean", {}), ("lstm", "max", {"layers": 2}),
                                   ("lstm", "last", {"bidirectional": True}),
-                                  ("dense", "mean", {})]
+                                  ("dense", "mean", {}), ("conv1d", "mean", {}),
+                                  ("conv1d", "mean", {"layers": 3})]
     ]  # fmt: skip
 
 
