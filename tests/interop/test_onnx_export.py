@@ -51,6 +51,10 @@ def trained_batchnorm(bn: nn.BatchNorm1d, shape: tuple[int, ...]) -> nn.BatchNor
 def with_bias(model: nn.Module) -> nn.Module:
     """``model`` with a non-zero output bias (so padded steps' outputs are not all zeros)."""
     model.head.bias.data = RNG.normal(size=model.head.bias.shape).astype(np.float32)
+    for block in getattr(model, "conv", None) or []:  # conv1d audio: BatchNorm shifts zeros
+        norm = block[1]
+        norm.running_mean.data = RNG.normal(size=norm.num_features).astype(np.float32)
+        norm.running_var.data = RNG.uniform(0.5, 2.0, size=norm.num_features).astype(np.float32)
     return model
 
 
