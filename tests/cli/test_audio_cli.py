@@ -108,3 +108,26 @@ def test_audio_settings_are_validated() -> None:
         build_config({}, {"audio_dir": "x", "duration": -1.0})
     config = build_config({}, {"audio_dir": "x", "arch": "lstm", "duration": 2.5})
     assert (config.arch, config.sample_rate, config.n_mels) == ("lstm", 16000, 40)
+    assert build_config({}, {"audio_dir": "x", "arch": "conv1d"}).arch == "conv1d"
+    with pytest.raises(ConfigError, match="text trains one of"):
+        build_config({}, {"text_dir": "x", "arch": "conv1d"})
+
+
+def test_conv1d_trains_evaluates_and_predicts(tmp_path: Path, cli: Any) -> None:
+    """--arch conv1d: two Conv1d-BatchNorm-ReLU-MaxPool blocks over the log-mel frames."""
+    data = _tones(tmp_path / "tones", count=8)
+    out = tmp_path / "run"
+    result = cli(
+        "train", "--audio-dir", str(data), "--arch", "conv1d", "--sample-rate", "8000",
+        "--n-mels", "20", "--hidden", "16", "--optimizer", "adam", "--lr", "0.01",
+        "--epochs", "8", "--out", str(out), "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "model.json").read_text())["architecture"]["config"]
+    assert (config["arch"], config["layers"], config["hidden"]) == ("conv1d", 2, 16)
+    scores = cli("evaluate", str(out / "model"), "--audio-dir", str(data), "--json")
+    assert scores.returncode == 0, scores.stderr
+    assert json.loads(scores.stdout)["accuracy"] >= 0.9
+    predicted = cli("predict", str(out / "model"), str(data / "high"), "--json")
+    assert predicted.returncode == 0, predicted.stderr
+    assert sum(p["class"] == "high" for p in json.loads(predicted.stdout)) >= 7

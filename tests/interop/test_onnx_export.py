@@ -51,6 +51,10 @@ def trained_batchnorm(bn: nn.BatchNorm1d, shape: tuple[int, ...]) -> nn.BatchNor
 def with_bias(model: nn.Module) -> nn.Module:
     """``model`` with a non-zero output bias (so padded steps' outputs are not all zeros)."""
     model.head.bias.data = RNG.normal(size=model.head.bias.shape).astype(np.float32)
+    for block in getattr(model, "conv", None) or []:  # conv1d audio: BatchNorm shifts zeros
+        norm = block[1]
+        norm.running_mean.data = RNG.normal(size=norm.num_features).astype(np.float32)
+        norm.running_var.data = RNG.uniform(0.5, 2.0, size=norm.num_features).astype(np.float32)
     return model
 
 
@@ -188,7 +192,8 @@ def audio_cases() -> list[Case]:
          lambda: padded_frames([4, 2], 4), lambda: padded_frames([7, 3, 1, 0], 7))
         for arch, pooling, kw in [("gru", "mean", {}), ("lstm", "max", {"layers": 2}),
                                   ("lstm", "last", {"bidirectional": True}),
-                                  ("dense", "mean", {})]
+                                  ("dense", "mean", {}), ("conv1d", "mean", {}),
+                                  ("conv1d", "mean", {"layers": 3})]
     ]  # fmt: skip
 
 

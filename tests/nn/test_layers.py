@@ -416,6 +416,7 @@ def every_layer() -> list[nn.Module]:
         nn.BatchNorm2d(6, momentum=0.2), nn.Dropout2d(0.3),
         # audio (branch audio)
         nn.AudioClassifier(6, 3, hidden=5, arch="lstm", bidirectional=True, pooling="last"),
+        nn.AudioClassifier(6, 3, hidden=4, arch="conv1d", layers=3, dropout=0.2),
     ]  # fmt: skip
 
 

@@ -116,21 +116,24 @@ def load_audio_dataset(config: Any, quiet: bool = False) -> tuple[Dataset, dict[
 
 
 def build_audio_model(config: Any, data: Dataset) -> Any:
-    """The ``AudioClassifier`` a run's settings describe: one recurrent layer per ``--hidden``
-    entry (all of the first size), or the pooled dense baseline."""
+    """The ``AudioClassifier`` a run's settings describe: one recurrent layer (or, for conv1d,
+    one convolution block; at least 2) per ``--hidden`` entry, all of the first size, or the
+    pooled dense baseline."""
     from chainrule import nn
 
     if len(set(config.hidden)) > 1:
         raise ConfigError(
-            f"--hidden {' '.join(map(str, config.hidden))}: recurrent layers of an audio model "
+            f"--hidden {' '.join(map(str, config.hidden))}: the layers of an audio model "
             "share one size; give it once per layer, e.g. --hidden 64 64"
         )
+    arch = config.arch or AUDIO_ARCH_DEFAULT
+    layers = {"dense": 1, "conv1d": max(2, len(config.hidden))}.get(arch, len(config.hidden))
     return nn.AudioClassifier(
         int(data.x_train.shape[2]),
         data.n_classes,
         hidden=config.hidden[0],
-        arch=config.arch or AUDIO_ARCH_DEFAULT,
-        layers=len(config.hidden) if (config.arch or AUDIO_ARCH_DEFAULT) != "dense" else 1,
+        arch=arch,
+        layers=layers,
         dropout=config.dropout,
         rng=config.seed,
     )

@@ -19,13 +19,13 @@ OPTIMIZERS = tuple(OPTIMIZER_CLASSES)  # every optimizer class of chainrule.opti
 SCHEDULES = ("constant", "step", "exponential", "cosine", "plateau")
 #: ``--arch``: the network families beyond the default MLP, one tuple for every data kind. Text
 #: (``--text-dir``, ``--text-csv``, ``--tagged``) takes the recurrent ones; audio
-#: (``--audio-dir``) takes gru, lstm or dense (pooled frame statistics).
-ARCHS = ("lstm", "gru", "rnn", "dense")
+#: (``--audio-dir``) takes gru, lstm, dense (pooled frame statistics) or conv1d.
+ARCHS = ("lstm", "gru", "rnn", "dense", "conv1d")
 ARCHITECTURES = ARCHS
 #: The recurrent archs (text models: Embedding -> RNN/LSTM/GRU -> Linear).
 RECURRENT_ARCHS = ("lstm", "gru", "rnn")
 #: What --audio-dir trains (nn.AudioClassifier).
-AUDIO_ARCHS = ("gru", "lstm", "dense")
+AUDIO_ARCHS = ("gru", "lstm", "dense", "conv1d")
 TOKENS = ("word", "char")
 POOLINGS = ("max", "mean", "last")
 #: What a text run trains with when neither the config file nor a flag says otherwise:

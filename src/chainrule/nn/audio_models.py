@@ -8,7 +8,11 @@ from that padding, so ``model(x)`` (what the Trainer calls) handles batches of m
 Architectures (``AUDIO_ARCHITECTURES``): ``"gru"`` / ``"lstm"`` read the frames in order and
 pool their outputs (mean, max or the final state); ``"dense"`` is the baseline without time
 order: the mean and standard deviation of every feature over the real frames, then a hidden
-layer. (1-D and 2-D convolutions slot in as further entries once Conv1d/Conv2d exist.)
+layer; ``"conv1d"`` transposes the frames to ``(N, F, T)``, runs ``layers`` blocks of
+Conv1d(k=5, "same") - BatchNorm1d - ReLU - MaxPool1d(2) and averages over the real frames (the
+lengths halve, rounded up, at every pooling; frames past them are zeroed before each pooling).
+In evaluation mode more padding changes nothing; in training mode BatchNorm's batch statistics
+also count the padded positions (as PyTorch's BatchNorm1d would).
 """
 
 from __future__ import annotations
@@ -21,8 +25,14 @@ from chainrule.autodiff import functions as F
 from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError, ShapeError
 from chainrule.nn import init as nn_init
+from chainrule.nn.layers.activation import ReLU
+from chainrule.nn.layers.batchnorm import BatchNorm1d
+from chainrule.nn.layers.container import Sequential
+from chainrule.nn.layers.conv import Conv1d
 from chainrule.nn.layers.dropout import Dropout
 from chainrule.nn.layers.linear import Linear, check_positive_int
+from chainrule.nn.layers.modulelist import ModuleList
+from chainrule.nn.layers.pooling import MaxPool1d
 from chainrule.nn.layers.recurrent import GRU, LSTM
 from chainrule.nn.module import Module
 from chainrule.nn.registry import register_layer
@@ -30,7 +40,9 @@ from chainrule.nn.sequence_models import _pool
 
 __all__ = ["AudioClassifier", "audio_classifier", "AUDIO_ARCHITECTURES", "AUDIO_POOLINGS"]
 
-AUDIO_ARCHITECTURES = ("gru", "lstm", "dense")
+AUDIO_ARCHITECTURES = ("gru", "lstm", "dense", "conv1d")
+#: Kernel width of the conv1d blocks (odd, so "same" padding is symmetric).
+CONV_KERNEL = 5
 AUDIO_POOLINGS = ("mean", "max", "last")
 
 
@@ -48,8 +60,10 @@ class AudioClassifier(Module):
     ``arch`` "gru" or "lstm": ``layers`` recurrent layers of ``hidden`` units (both directions
     when ``bidirectional``), outputs pooled over each utterance's real frames by ``pooling``
     ("mean", "max", or "last": the final state). ``arch`` "dense": per-feature mean and
-    standard deviation over the real frames, a ReLU layer of ``hidden`` units. Dropout before
-    the output layer.
+    standard deviation over the real frames, a ReLU layer of ``hidden`` units. ``arch``
+    "conv1d": ``layers`` blocks (default 2) of Conv1d(``hidden`` channels, kernel 5, "same") -
+    BatchNorm1d - ReLU - MaxPool1d(2), then the mean over the real (pooled) frames. Dropout
+    before the output layer.
 
     Examples
     --------
@@ -62,7 +76,7 @@ class AudioClassifier(Module):
     """
 
     def __init__(self, n_features: int, num_classes: int, hidden: int = 64, arch: str = "gru",
-                 layers: int = 1, bidirectional: bool = False, dropout: float = 0.0,
+                 layers: int | None = None, bidirectional: bool = False, dropout: float = 0.0,
                  pooling: str = "mean", rng: nn_init.RNG = None) -> None:  # fmt: skip
         super().__init__()
         if arch not in AUDIO_ARCHITECTURES:
@@ -85,17 +99,29 @@ class AudioClassifier(Module):
         self.n_features = check_positive_int(n_features, "AudioClassifier: n_features")
         hidden = check_positive_int(hidden, "AudioClassifier: hidden")
         self.arch, self.pooling, self.dropout_p = arch, pooling, float(dropout)
-        self.hidden, self.layers, self.bidirectional = hidden, int(layers), bool(bidirectional)
-        if arch == "dense":
-            self.rnn: Any = None
-            self.body: Any = Linear(2 * self.n_features, hidden, rng=gen)
+        layers = (2 if arch == "conv1d" else 1) if layers is None else layers
+        self.layers = check_positive_int(layers, "AudioClassifier: layers")
+        self.hidden, self.bidirectional = hidden, bool(bidirectional)
+        self.conv: Any = None
+        self.rnn: Any = None
+        self.body: Any = None
+        if arch == "conv1d":
+            features = hidden
+            self.conv = ModuleList(
+                [Sequential(Conv1d(self.n_features if i == 0 else hidden, hidden, CONV_KERNEL,
+                                   padding="same", rng=gen),
+                            BatchNorm1d(hidden), ReLU())
+                 for i in range(self.layers)]
+            )  # fmt: skip
+            self.pool = MaxPool1d(2)
+        elif arch == "dense":
+            self.body = Linear(2 * self.n_features, hidden, rng=gen)
             features = hidden
         else:
             cls = GRU if arch == "gru" else LSTM
             self.rnn = cls(self.n_features, hidden, num_layers=layers, batch_first=True,
                            dropout=self.dropout_p if layers > 1 else 0.0,
                            bidirectional=bidirectional, rng=gen)  # fmt: skip
-            self.body = None
             features = hidden * (2 if bidirectional else 1)
         self.drop = Dropout(self.dropout_p, rng=gen) if self.dropout_p > 0 else None
         self.head = Linear(features, check_positive_int(num_classes, "AudioClassifier: classes"),
@@ -110,6 +136,12 @@ class AudioClassifier(Module):
         arch, bidir = config.get("arch", "gru"), bool(config.get("bidirectional", False))
         if arch == "dense":
             return 2 * f * h + h + h * c + c
+        if arch == "conv1d":
+            blocks = config.get("layers") or 2
+            if not isinstance(blocks, int):
+                return 0
+            first = f * h * CONV_KERNEL + 3 * h  # weights, bias, BatchNorm scale and shift
+            return first + (blocks - 1) * (h * h * CONV_KERNEL + 3 * h) + h * c + c
         rnn = {"input_size": f, "hidden_size": h, "num_layers": config.get("layers", 1),
                "bidirectional": bidir}  # fmt: skip
         features = h * (2 if bidir else 1)
@@ -123,7 +155,9 @@ class AudioClassifier(Module):
                 f"{frames.shape}; extract features with chainrule.data.audio.FeatureSettings"
             )
         lens = frame_lengths(frames.data) if lengths is None else np.asarray(lengths)
-        if self.rnn is None:
+        if self.conv is not None:
+            state = self._convolve(frames, lens)
+        elif self.rnn is None:
             state = self._statistics(frames, lens)
         else:
             out, final = self.rnn(frames, lengths=lens)
@@ -146,6 +180,26 @@ class AudioClassifier(Module):
         std = F.sqrt(F.maximum(square - mean * mean, np.array(0.0, frames.dtype)) + 1e-5)
         return F.relu(self.body(F.concatenate([mean, std], axis=1)))
 
+    def _convolve(self, frames: Tensor, lens: np.ndarray) -> Tensor:
+        """Conv blocks over ``(N, F, T)``, zeroing the frames past each length before every
+        pooling (so the next block sees the zeros "same" padding would give), then the mean
+        over the real frames. Time is zero-padded to a multiple of 2**layers first."""
+        steps = frames.shape[1]
+        extra = -steps % (2**self.layers)
+        h = F.transpose(frames, (0, 2, 1))
+        if extra:
+            h = F.pad(h, ((0, 0), (0, 0), (0, extra)))
+        lens = np.clip(np.asarray(lens, np.int64), 1, steps)
+        zero = np.array(0.0, frames.dtype)
+        for block in self.conv:
+            h = block(h)
+            real = np.arange(h.shape[2])[None, None, :] < lens[:, None, None]
+            h = self.pool(F.where(real, h, zero))
+            lens = (lens + 1) // 2  # a pooled frame is real if either of its two frames is
+        real = np.arange(h.shape[2])[None, None, :] < lens[:, None, None]
+        total = F.where(real, h, zero).sum(axis=2)
+        return total / lens[:, None].astype(frames.dtype)
+
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (JSON-safe) that rebuild this model."""
         return {
@@ -161,7 +215,8 @@ class AudioClassifier(Module):
 
 
 def audio_classifier(
-    n_features: int, num_classes: int, hidden: int = 64, arch: str = "gru", layers: int = 1,
+    n_features: int, num_classes: int, hidden: int = 64, arch: str = "gru",
+    layers: int | None = None,
     bidirectional: bool = False, dropout: float = 0.0, pooling: str = "mean",
     rng: nn_init.RNG = None,
 ) -> AudioClassifier:  # fmt: skip

@@ -60,6 +60,46 @@ def _statistics(graph: Graph, model: Any, x: Value, lengths: Value) -> Value:
     return graph.op("Relu", [hidden], hidden.shape)  # type: ignore[no-any-return]
 
 
+def _mask(graph: Graph, h: Value, lengths: Value) -> Value:
+    """h (N, C, T) with the frames at or past each length set to zero."""
+    batch, channels, steps = h.shape
+    zero_i = graph.constant(np.asarray(0, np.int64), "zero")
+    one_i = graph.constant(np.asarray(1, np.int64), "one")
+    t = graph.op("Range", [zero_i, steps_of(graph, h, 2), one_i], (steps,))
+    column = graph.op("Unsqueeze", [lengths, graph.ints([1], "axes")], (batch, 1))
+    real = graph.op("Less", [t, column], (batch, steps), np.bool_)
+    real = graph.op("Unsqueeze", [real, graph.ints([1], "axes")], (batch, 1, steps))
+    zero = graph.constant(np.asarray(0.0, h.dtype), "zero")
+    return graph.op("Where", [real, h, zero], h.shape, h.dtype)  # type: ignore[no-any-return]
+
+
+def _convolve(graph: Graph, model: Any, x: Value, lengths: Value) -> Value:
+    """conv1d: (N, F, T) zero-padded to a multiple of 2**blocks, each block, frames past the
+    lengths zeroed, MaxPool1d(2), lengths halved (rounded up); mean over the real frames."""
+    batch, _, _ = x.shape
+    h = graph.op("Transpose", [x], (batch, x.shape[2], None), perm=[0, 2, 1])
+    multiple = graph.constant(np.asarray(2**model.layers, np.int64), "multiple")
+    rest = graph.op("Mod", [steps_of(graph, h, 2), multiple], ())
+    extra = graph.op("Mod", [graph.op("Sub", [multiple, rest], ()), multiple], ())
+    zeros5 = graph.ints([0] * 5, "pads")
+    pads = graph.op("Concat", [zeros5, graph.op("Reshape", [extra, graph.ints([1], "shape")],
+                                                 (1,))], (6,), axis=0)  # fmt: skip
+    h = graph.op("Pad", [h, pads], h.shape, h.dtype)
+    one = graph.constant(np.asarray(1, np.int64), "one")
+    two = graph.constant(np.asarray(2, np.int64), "two")
+    for index, block in enumerate(model.conv):
+        with graph.scope(f"conv.{index}"):
+            h = graph.convert(block, h)
+        h = graph.convert(model.pool, _mask(graph, h, lengths), "pool")
+        lengths = graph.op("Div", [graph.op("Add", [lengths, one], lengths.shape), two],
+                           lengths.shape)  # fmt: skip
+    shape = (batch, h.shape[1])
+    total = graph.reduce("ReduceSum", _mask(graph, h, lengths), 2, shape)
+    count = graph.op("Unsqueeze", [graph.cast(lengths, h.dtype), graph.ints([1], "axes")],
+                     (batch, 1))  # fmt: skip
+    return graph.op("Div", [total, count], shape)  # type: ignore[no-any-return]
+
+
 def audio_classifier_nodes(graph: Graph, model: Any, x: Any) -> Value:
     """Frames (N, T, F) -> lengths from the padding -> GRU/LSTM pooled (or the frame
     statistics of the dense baseline) -> logits (N, classes)."""
@@ -69,7 +109,9 @@ def audio_classifier_nodes(graph: Graph, model: Any, x: Any) -> Value:
             model, f"it takes frames (batch, steps, {model.n_features}), got {x.shape}"
         )
     lengths = frame_lengths(graph, x)
-    if model.rnn is None:
+    if getattr(model, "conv", None) is not None:
+        state = _convolve(graph, model, x, lengths)
+    elif model.rnn is None:
         state = _statistics(graph, model, x, lengths)
     else:
         batch, steps, features = x.shape
