@@ -20,10 +20,12 @@ SCHEDULES = ("constant", "step", "exponential", "cosine", "plateau")
 #: ``--arch``: the network families beyond the default MLP, one tuple for every data kind. Text
 #: (``--text-dir``, ``--text-csv``, ``--tagged``) takes the recurrent ones; audio
 #: (``--audio-dir``) takes gru, lstm or dense (pooled frame statistics).
-ARCHS = ("lstm", "gru", "rnn", "dense")
+ARCHS = ("lstm", "gru", "rnn", "dense", "cnn")
 ARCHITECTURES = ARCHS
 #: The recurrent archs (text models: Embedding -> RNN/LSTM/GRU -> Linear).
 RECURRENT_ARCHS = ("lstm", "gru", "rnn")
+#: What image data (a data set or an IDX folder) trains besides the default MLP.
+IMAGE_ARCHS = ("cnn",)
 #: What --audio-dir trains (nn.AudioClassifier).
 AUDIO_ARCHS = ("gru", "lstm", "dense")
 TOKENS = ("word", "char")
@@ -48,7 +50,7 @@ MAX_CONFIG_DEPTH = 8
 # The type every setting must have in a config file (flags are typed by argparse already).
 _INT = (
     "batch_size", "epochs", "warmup_epochs", "early_stopping", "seed", "embedding_dim",
-    "layers", "max_length", "sample_rate", "n_mels",
+    "layers", "max_length", "sample_rate", "n_mels", "kernel", "pool",
 )  # fmt: skip
 _FLOAT = (
     "dropout", "lr", "momentum", "weight_decay", "l1", "l2", "max_norm", "clip_grad",
@@ -120,6 +122,10 @@ class TrainConfig:
     sample_rate: int = 16000
     n_mels: int = 40
     duration: float | None = None
+    # convolutional networks (--arch cnn, image data): chainrule.cli.cnn
+    conv: list[int] = field(default_factory=lambda: [32, 64])
+    kernel: int = 3
+    pool: int = 2
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-safe dict."""
@@ -149,7 +155,9 @@ class TrainConfig:
         _choice("schedule", self.schedule, SCHEDULES)
         if self.arch is not None:
             _choice("arch", self.arch, ARCHITECTURES)
-            if self.audio_dir is None and self.text_source is None:
+            if self.arch in IMAGE_ARCHS:
+                _check_cnn(self)
+            elif self.audio_dir is None and self.text_source is None:
                 raise ConfigError(
                     f"arch: --arch {self.arch} chooses the network over a sequence; it applies "
                     "to --audio-dir, --text-dir, --text-csv and --tagged (images and CSV rows "
@@ -214,6 +222,34 @@ class TrainConfig:
         return self
 
 
+def _check_cnn(config: TrainConfig) -> None:
+    """--arch cnn: image data only (a data set or an IDX folder), sizes in range."""
+    other = (
+        "--audio-dir" if config.audio_dir is not None
+        else "--csv" if config.csv is not None
+        else None
+    )  # fmt: skip
+    if other is not None:
+        raise ConfigError(
+            f"arch: --arch {config.arch} is a convolutional network for images (--dataset or "
+            f"an IDX --data-dir); {other} is not image data (audio takes gru, lstm or dense, "
+            "CSV rows the --hidden MLP)"
+        )
+    conv = config.conv
+    if (
+        not isinstance(conv, list)
+        or not conv
+        or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in conv)
+    ):
+        raise ConfigError(f"conv: expected one or more positive channel counts, got {conv!r}")
+    if len(conv) > 8:
+        raise ConfigError(f"conv: at most 8 conv blocks, got {len(conv)}")
+    if not 1 <= config.kernel <= 15:
+        raise ConfigError(f"kernel: expected a kernel size in 1..15, got {config.kernel}")
+    if not 1 <= config.pool <= 8:
+        raise ConfigError(f"pool: expected a pooling size in 1..8, got {config.pool}")
+
+
 def _check_text(config: TrainConfig) -> None:
     """The text settings: one text source, not mixed with image/CSV data, sizes in range."""
     sources = [k for k in ("text_dir", "text_csv", "tagged") if getattr(config, k) is not None]
@@ -230,6 +266,11 @@ def _check_text(config: TrainConfig) -> None:
         )
     if config.arch is not None:
         _choice("arch", config.arch, ARCHS)
+        if sources and config.arch in IMAGE_ARCHS:
+            raise ConfigError(
+                f"arch: --arch {config.arch} is a convolutional network for images (--dataset "
+                f"or an IDX --data-dir); text trains one of {', '.join(RECURRENT_ARCHS)}"
+            )
         if sources and config.arch not in RECURRENT_ARCHS:
             raise ConfigError(
                 f"arch: text trains one of {', '.join(RECURRENT_ARCHS)}, got {config.arch!r}"
@@ -391,6 +432,10 @@ def build_config(file_settings: dict[str, Any], flag_settings: dict[str, Any]) -
             merged["lr"] = TEXT_LR
         for key, value in TEXT_DEFAULTS.items():
             merged.setdefault(key, value)
+    if merged.get("arch") in IMAGE_ARCHS and "hidden" not in merged:
+        merged["hidden"] = [128]  # the CNN's dense head (chainrule.cli.cnn)
+    if isinstance(merged.get("conv"), int):
+        merged["conv"] = [merged["conv"]]
     if isinstance(merged.get("hidden"), int):
         merged["hidden"] = [merged["hidden"]]
     try:
