@@ -16,10 +16,41 @@ import numpy as np
 
 from chainrule.errors import ConfigError, ShapeError
 
-__all__ = ["CNN_DEFAULT_HIDDEN", "build_cnn", "cnn_preprocessing", "image_layer_shapes"]
+__all__ = [
+    "CNN_DEFAULT_HIDDEN", "build_cnn", "check_cnn_settings", "cnn_preprocessing",
+    "image_layer_shapes",
+]  # fmt: skip
 
 #: The dense head's width when neither ``--hidden`` nor the config file says otherwise.
 CNN_DEFAULT_HIDDEN = [128]
+
+
+def check_cnn_settings(config: Any) -> None:
+    """--arch cnn: image data only (a data set or an IDX folder), sizes in range."""
+    other = (
+        "--audio-dir" if config.audio_dir is not None
+        else "--csv" if config.csv is not None
+        else None
+    )  # fmt: skip
+    if other is not None:
+        raise ConfigError(
+            f"arch: --arch {config.arch} is a convolutional network for images (--dataset or "
+            f"an IDX --data-dir); {other} is not image data (audio takes gru, lstm or dense, "
+            "CSV rows the --hidden MLP)"
+        )
+    conv = config.conv
+    if (
+        not isinstance(conv, list)
+        or not conv
+        or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in conv)
+    ):
+        raise ConfigError(f"conv: expected one or more positive channel counts, got {conv!r}")
+    if len(conv) > 8:
+        raise ConfigError(f"conv: at most 8 conv blocks, got {len(conv)}")
+    if not 1 <= config.kernel <= 15:
+        raise ConfigError(f"kernel: expected a kernel size in 1..15, got {config.kernel}")
+    if not 1 <= config.pool <= 8:
+        raise ConfigError(f"pool: expected a pooling size in 1..8, got {config.pool}")
 
 
 def _spatial(image_shape: tuple[int, ...], config: Any) -> list[tuple[int, int]]:

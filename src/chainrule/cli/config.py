@@ -156,7 +156,9 @@ class TrainConfig:
         if self.arch is not None:
             _choice("arch", self.arch, ARCHITECTURES)
             if self.arch in IMAGE_ARCHS:
-                _check_cnn(self)
+                from chainrule.cli.cnn import check_cnn_settings
+
+                check_cnn_settings(self)
             elif self.audio_dir is None and self.text_source is None:
                 raise ConfigError(
                     f"arch: --arch {self.arch} chooses the network over a sequence; it applies "
@@ -220,34 +222,6 @@ class TrainConfig:
         if self.nesterov and (self.optimizer != "sgd" or not self.momentum):
             raise ConfigError("nesterov: needs --optimizer sgd with --momentum > 0")
         return self
-
-
-def _check_cnn(config: TrainConfig) -> None:
-    """--arch cnn: image data only (a data set or an IDX folder), sizes in range."""
-    other = (
-        "--audio-dir" if config.audio_dir is not None
-        else "--csv" if config.csv is not None
-        else None
-    )  # fmt: skip
-    if other is not None:
-        raise ConfigError(
-            f"arch: --arch {config.arch} is a convolutional network for images (--dataset or "
-            f"an IDX --data-dir); {other} is not image data (audio takes gru, lstm or dense, "
-            "CSV rows the --hidden MLP)"
-        )
-    conv = config.conv
-    if (
-        not isinstance(conv, list)
-        or not conv
-        or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in conv)
-    ):
-        raise ConfigError(f"conv: expected one or more positive channel counts, got {conv!r}")
-    if len(conv) > 8:
-        raise ConfigError(f"conv: at most 8 conv blocks, got {len(conv)}")
-    if not 1 <= config.kernel <= 15:
-        raise ConfigError(f"kernel: expected a kernel size in 1..15, got {config.kernel}")
-    if not 1 <= config.pool <= 8:
-        raise ConfigError(f"pool: expected a pooling size in 1..8, got {config.pool}")
 
 
 def _check_text(config: TrainConfig) -> None:
@@ -433,7 +407,7 @@ def build_config(file_settings: dict[str, Any], flag_settings: dict[str, Any]) -
         for key, value in TEXT_DEFAULTS.items():
             merged.setdefault(key, value)
     if merged.get("arch") in IMAGE_ARCHS and "hidden" not in merged:
-        merged["hidden"] = [128]  # the CNN's dense head (chainrule.cli.cnn)
+        merged["hidden"] = [128]  # the CNN's dense head (chainrule.cli.cnn.CNN_DEFAULT_HIDDEN)
     if isinstance(merged.get("conv"), int):
         merged["conv"] = [merged["conv"]]
     if isinstance(merged.get("hidden"), int):
