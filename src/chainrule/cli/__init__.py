@@ -74,7 +74,8 @@ def _add_text_flags(parser: argparse.ArgumentParser, training: bool = True) -> N
         "--arch",
         choices=config.ARCHS,
         help="the network over a sequence: text lstm (default), gru or rnn; audio (log-mel "
-        "frames) gru (default), lstm or dense (pooled statistics); images and CSV: an MLP",
+        "frames) gru (default), lstm or dense (pooled statistics); images: cnn (a small CNN, see "
+        "--conv) or, without --arch, an MLP; CSV: an MLP",
     )
     group.add_argument("--embedding-dim", type=_positive_int, metavar="D", help="default 64")
     group.add_argument("--layers", type=_positive_int, help="stacked recurrent layers (default 1)")
@@ -121,6 +122,20 @@ def _add_architecture_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_cnn_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("convolutional network (--arch cnn, image data)")
+    group.add_argument(
+        "--conv",
+        type=_positive_int,
+        nargs="+",
+        metavar="C",
+        help="channels of each conv block (default: 32 64, two blocks); a block is conv "
+        "(padding same) -> batch norm (--batch-norm) -> activation -> max pool",
+    )
+    group.add_argument("--kernel", type=_positive_int, metavar="K", help="conv kernel (3)")
+    group.add_argument("--pool", type=_positive_int, metavar="P", help="max-pool size (2)")
+
+
 def _add_audio_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("audio (with --audio-dir; --arch gru, lstm or dense)")
     group.add_argument("--sample-rate", type=_positive_int, help="resample to this rate (16000)")
@@ -134,6 +149,7 @@ def _add_train_flags(parser: argparse.ArgumentParser) -> None:
     _add_data_flags(parser)
     _add_text_flags(parser)
     _add_architecture_flags(parser)
+    _add_cnn_flags(parser)
     _add_audio_flags(parser)
     opt = parser.add_argument_group("optimization")
     opt.add_argument(

@@ -234,8 +234,14 @@ def load_dataset(
 
 
 def build_model(config: Any, data: Dataset) -> Any:
-    """The network a run's settings describe (``chainrule.nn.mlp``) for its data."""
+    """The network a run's settings describe (``chainrule.nn.mlp``, or the CNN of
+    ``chainrule.cli.cnn`` for ``--arch cnn``) for its data."""
     from chainrule import nn
+
+    if getattr(config, "arch", None) == "cnn":
+        from chainrule.cli.cnn import build_cnn
+
+        return build_cnn(config, data)
 
     return nn.mlp(
         data.n_features,
@@ -248,10 +254,16 @@ def build_model(config: Any, data: Dataset) -> Any:
     )
 
 
-def preprocessing_for(data: Dataset, x_train: np.ndarray) -> dict[str, Any]:
-    """What ``train`` stores: image normalisation for images, per-feature for tabular rows."""
+def preprocessing_for(data: Dataset, x_train: np.ndarray, config: Any = None) -> dict[str, Any]:
+    """What ``train`` stores: image normalisation for images (with the ``input_shape`` a CNN
+    takes them in), per-feature for tabular rows."""
     if data.image_shape is not None:
-        return image_normalizer(x_train, data.image_shape, data.content)
+        pre = image_normalizer(x_train, data.image_shape, data.content)
+        if getattr(config, "arch", None) == "cnn":
+            from chainrule.cli.cnn import cnn_preprocessing
+
+            pre = cnn_preprocessing(pre)
+        return pre
     return feature_standardizer(x_train)
 
 
@@ -260,7 +272,12 @@ def preprocess(x: np.ndarray, preprocessing: dict[str, Any] | None) -> np.ndarra
     Audio features are normalised when they are extracted: they pass as they are."""
     if (preprocessing or {}).get("kind") == "audio":
         return np.asarray(x, dtype=np.float32)
-    return apply_preprocessing(x, preprocessing)
+    rows = apply_preprocessing(x, preprocessing)
+    if (preprocessing or {}).get("input_shape"):  # a CNN: images keep their shape
+        from chainrule.cli.cnn import as_input_shape
+
+        return as_input_shape(rows, preprocessing)
+    return rows
 
 
 def input_features(loaded: Any) -> int:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chainrule.errors import ConfigError, FormatError
+from chainrule.cli.config_file import read_settings_file
+from chainrule.errors import ConfigError
 from chainrule.nn.registry import activation_names
 from chainrule.optim import OPTIMIZERS as OPTIMIZER_CLASSES
 
@@ -19,11 +19,13 @@ OPTIMIZERS = tuple(OPTIMIZER_CLASSES)  # every optimizer class of chainrule.opti
 SCHEDULES = ("constant", "step", "exponential", "cosine", "plateau")
 #: ``--arch``: the network families beyond the default MLP, one tuple for every data kind. Text
 #: (``--text-dir``, ``--text-csv``, ``--tagged``) takes the recurrent ones; audio
-#: (``--audio-dir``) takes gru, lstm, dense (pooled frame statistics) or conv1d.
-ARCHS = ("lstm", "gru", "rnn", "dense", "conv1d")
+#: (``--audio-dir``) takes gru, lstm, dense (pooled frame statistics) or conv1d; images cnn.
+ARCHS = ("lstm", "gru", "rnn", "dense", "conv1d", "cnn")
 ARCHITECTURES = ARCHS
 #: The recurrent archs (text models: Embedding -> RNN/LSTM/GRU -> Linear).
 RECURRENT_ARCHS = ("lstm", "gru", "rnn")
+#: What image data (a data set or an IDX folder) trains besides the default MLP.
+IMAGE_ARCHS = ("cnn",)
 #: What --audio-dir trains (nn.AudioClassifier).
 AUDIO_ARCHS = ("gru", "lstm", "dense", "conv1d")
 TOKENS = ("word", "char")
@@ -42,13 +44,11 @@ TEXT_LR = 2e-3
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2}
 #: The momentum of the optimizers that have one, when --momentum is not given.
 DEFAULT_MOMENTUM = {"sgd": 0.9, "rmsprop": 0.0}
-#: Deepest nesting a config file may have (settings are flat; ``hidden`` is one list).
-MAX_CONFIG_DEPTH = 8
 
 # The type every setting must have in a config file (flags are typed by argparse already).
 _INT = (
     "batch_size", "epochs", "warmup_epochs", "early_stopping", "seed", "embedding_dim",
-    "layers", "max_length", "sample_rate", "n_mels",
+    "layers", "max_length", "sample_rate", "n_mels", "kernel", "pool",
 )  # fmt: skip
 _FLOAT = (
     "dropout", "lr", "momentum", "weight_decay", "l1", "l2", "max_norm", "clip_grad",
@@ -120,6 +120,10 @@ class TrainConfig:
     sample_rate: int = 16000
     n_mels: int = 40
     duration: float | None = None
+    # convolutional networks (--arch cnn, image data): chainrule.cli.cnn
+    conv: list[int] = field(default_factory=lambda: [32, 64])
+    kernel: int = 3
+    pool: int = 2
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-safe dict."""
@@ -149,7 +153,11 @@ class TrainConfig:
         _choice("schedule", self.schedule, SCHEDULES)
         if self.arch is not None:
             _choice("arch", self.arch, ARCHITECTURES)
-            if self.audio_dir is None and self.text_source is None:
+            if self.arch in IMAGE_ARCHS:
+                from chainrule.cli.cnn import check_cnn_settings
+
+                check_cnn_settings(self)
+            elif self.audio_dir is None and self.text_source is None:
                 raise ConfigError(
                     f"arch: --arch {self.arch} chooses the network over a sequence; it applies "
                     "to --audio-dir, --text-dir, --text-csv and --tagged (images and CSV rows "
@@ -230,6 +238,11 @@ def _check_text(config: TrainConfig) -> None:
         )
     if config.arch is not None:
         _choice("arch", config.arch, ARCHS)
+        if sources and config.arch in IMAGE_ARCHS:
+            raise ConfigError(
+                f"arch: --arch {config.arch} is a convolutional network for images (--dataset "
+                f"or an IDX --data-dir); text trains one of {', '.join(RECURRENT_ARCHS)}"
+            )
         if sources and config.arch not in RECURRENT_ARCHS:
             raise ConfigError(
                 f"arch: text trains one of {', '.join(RECURRENT_ARCHS)}, got {config.arch!r}"
@@ -321,66 +334,9 @@ def _range(
         raise ConfigError(f"{name}: expected {wanted}, got {value!r}")
 
 
-def _depth(value: Any, limit: int) -> int:
-    """Nesting depth of parsed settings, counted without recursion and stopping past ``limit``."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth)
-            if deepest > limit:
-                return deepest
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Read settings from a TOML or JSON file; keys may use dashes or underscores."""
-    path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"config file {path} is a folder; give a .toml or .json file")
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    suffix = path.suffix.lower()
-    if suffix not in (".toml", ".json", ""):
-        raise ConfigError(
-            f"config file {path}: {suffix} files are not read; write the settings as "
-            "TOML (.toml) or JSON (.json)"
-        )
-    kind = "TOML" if suffix == ".toml" else "JSON"
-    text = path.read_bytes()
-    try:
-        if kind == "TOML":
-            try:
-                import tomllib
-            except ModuleNotFoundError:  # Python 3.10
-                import tomli as tomllib
-            data = tomllib.loads(text.decode("utf-8"))
-        else:
-            data = json.loads(text)
-    except RecursionError:
-        raise FormatError(
-            f"config file {path}: nested too deeply to read; settings are flat "
-            f"(at most {MAX_CONFIG_DEPTH} levels)"
-        ) from None
-    except (ValueError, UnicodeDecodeError) as err:
-        raise FormatError(f"config file {path}: not valid {kind}: {err}") from None
-    if not isinstance(data, dict):
-        raise FormatError(f"config file {path}: expected a table of settings at the top level")
-    if _depth(data, MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH:
-        raise FormatError(
-            f"config file {path}: nested more than {MAX_CONFIG_DEPTH} levels deep; settings "
-            "are flat (hidden = [256, 128] is the only list)"
-        )
-    settings = {str(k).replace("-", "_"): v for k, v in data.items()}
-    unknown = sorted(set(settings) - set(TrainConfig.names()))
-    if unknown:
-        raise ConfigError(
-            f"config file {path}: unknown settings {unknown}; "
-            f"known: {', '.join(TrainConfig.names())}"
-        )
-    return settings
+    """Read a run's settings from a TOML or JSON file (see ``config_file``)."""
+    return read_settings_file(path, TrainConfig.names())
 
 
 def build_config(file_settings: dict[str, Any], flag_settings: dict[str, Any]) -> TrainConfig:
@@ -391,6 +347,10 @@ def build_config(file_settings: dict[str, Any], flag_settings: dict[str, Any]) -
             merged["lr"] = TEXT_LR
         for key, value in TEXT_DEFAULTS.items():
             merged.setdefault(key, value)
+    if merged.get("arch") in IMAGE_ARCHS and "hidden" not in merged:
+        merged["hidden"] = [128]  # the CNN's dense head (chainrule.cli.cnn.CNN_DEFAULT_HIDDEN)
+    if isinstance(merged.get("conv"), int):
+        merged["conv"] = [merged["conv"]]
     if isinstance(merged.get("hidden"), int):
         merged["hidden"] = [merged["hidden"]]
     try:

@@ -11,16 +11,20 @@ import numpy as np
 ATOL, RTOL = 1e-7, 1e-4
 
 
-def _network(args: argparse.Namespace) -> tuple[Any, int, int]:
-    """The model to check (float64) with its input size and number of classes."""
+def _network(args: argparse.Namespace) -> tuple[Any, Any, int]:
+    """The model to check (float64) with the shape of one input (its size, or ``(C, H, W)``
+    for a CNN) and the number of classes."""
     from chainrule import nn
 
     if args.model:
         from chainrule import load
 
-        model = load(args.model).model
+        loaded = load(args.model)
+        model = loaded.model
         linears = [p for n, p in model.named_parameters() if n.endswith("weight") and p.ndim == 2]
-        return model.astype(np.float64), linears[0].shape[1], linears[-1].shape[0]
+        shape = (loaded.preprocessing or {}).get("input_shape")  # a CNN takes images as images
+        n_in = tuple(shape) if shape else linears[0].shape[1]
+        return model.astype(np.float64), n_in, linears[-1].shape[0]
     model = nn.mlp(
         args.inputs,
         args.hidden or [32],
@@ -43,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
     model, n_in, n_classes = _network(args)
     rng = np.random.default_rng(args.seed)
-    x = Tensor(rng.standard_normal((max(args.samples, 2), n_in)))
+    one = n_in if isinstance(n_in, tuple) else (n_in,)
+    x = Tensor(rng.standard_normal((max(args.samples, 2), *one)))
     y = rng.integers(0, n_classes, len(x.data))
     model.train()  # batch statistics and dropout included; dropout masks are replayed below
     generators = [

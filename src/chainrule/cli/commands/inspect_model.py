@@ -15,6 +15,11 @@ def run(args: argparse.Namespace) -> int:
     loaded = load(args.model)
     model = loaded.model
     shapes = layer_shapes(model) if is_text_model(loaded) else []
+    input_shape = (loaded.preprocessing or {}).get("input_shape")
+    if input_shape and not shapes:  # a CNN: shapes after each layer for N images
+        from chainrule.cli.cnn import image_layer_shapes
+
+        shapes = image_layer_shapes(model, input_shape)
     params = [(name, list(p.shape), int(p.size)) for name, p in model.named_parameters()]
     buffers = [(name, list(b.shape)) for name, b in model.named_buffers()]
     info = {
@@ -40,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"model {info['path']} (chainrule {info['chainrule_version']}, {info['created']})")
     print(info["architecture"])
     if shapes:
-        print("\nshapes after each layer (N texts of T tokens):")
+        images = f"N images of {'x'.join(map(str, input_shape or []))}"
+        what = images if input_shape else "N texts of T tokens"
+        print(f"\nshapes after each layer ({what}):")
         for layer, out in shapes:
             print(f"  {layer:<40}{out}")
     print(f"\n{'parameter':<24}{'shape':<16}{'count':>10}")

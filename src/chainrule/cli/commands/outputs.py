@@ -73,7 +73,8 @@ def plots_and_report(
         p for name, p in model.named_parameters() if name.endswith("weight") and p.ndim == 2
     )
     image_shape = getattr(data, "image_shape", None)
-    if image_shape is not None and len(image_shape) == 2:
+    cnn = getattr(config, "arch", None) == "cnn"  # its filters come in extra_images
+    if image_shape is not None and len(image_shape) == 2 and not cnn:
         images["What each hidden unit looks for (first-layer weights)"] = str(
             report.plot_weight_images(
                 first.data, plots / "first_layer_weights.png", image_shape=image_shape

@@ -255,7 +255,7 @@ def _train(args: argparse.Namespace) -> int:
         )
     else:
         x_train, y_train, x_val, y_val = data.x_train, data.y_train, None, None
-    preprocessing = audio_pre or preprocessing_for(data, x_train)
+    preprocessing = audio_pre or preprocessing_for(data, x_train, config)
     x_train = preprocess(x_train, preprocessing)
     validation = None if x_val is None else (preprocess(x_val, preprocessing), y_val)
     x_test = preprocess(data.x_test, preprocessing)  # now: a bad test value stops no trained run
@@ -365,7 +365,14 @@ def _train(args: argparse.Namespace) -> int:
             atomic_write_json(staging / "history.json", history.to_dict())
             if not args.no_plots:
                 try:
-                    plots_and_report(staging, config, data, history, model, test)
+                    extra = None
+                    if config.arch == "cnn":  # filters and feature maps (chainrule.cli.cnn)
+                        from chainrule.cli.cnn import conv_report_images
+
+                        extra = conv_report_images(model, x_test, staging / "plots")
+                    plots_and_report(
+                        staging, config, data, history, model, test, extra_images=extra
+                    )
                 except ConfigError as err:  # matplotlib missing: the run itself is complete
                     print(f"chainrule train: plots skipped: {err}", file=sys.stderr)
     if history.interrupted or held:
