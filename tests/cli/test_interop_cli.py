@@ -80,3 +80,28 @@ def test_train_with_tensorboard_writes_the_run(cli: Any, tmp_path: Path) -> None
     assert "gradient_norm/0" in tags["scalars"] and "dead_units/1" in tags["scalars"]
     assert {"weights/0.weight", "gradients/0.weight"} <= set(tags["histograms"])
     assert tags["images"] == ["first_layer_weights"]
+
+
+def test_a_cli_cnn_exports_with_image_shaped_input(cli: Any, tmp_path: Path) -> None:
+    run_dir = tmp_path / "cnn"
+    trained = cli("train", "--arch", "cnn", "--conv", "4", "8", "--hidden", "16", "--epochs", "1",
+                  "--no-plots", "--quiet", "--out", str(run_dir))  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    exported = cli("export", str(run_dir), str(tmp_path / "cnn.onnx"))
+    assert exported.returncode == 0, exported.stderr
+    assert "pixel values 0-255 (N, 1, 8, 8)" in exported.stdout
+
+    _, (x_test, _) = load_digits()
+    pixels = np.round(x_test[:20].reshape(20, 64) * 255).astype(np.uint8)
+    np.save(tmp_path / "batch.npy", pixels)
+    predicted = cli("predict", str(run_dir), str(tmp_path / "batch.npy"), "--json", "--top", "10")
+    assert predicted.returncode == 0, predicted.stderr
+    expected = np.zeros((20, 10))
+    for i, row in enumerate(json.loads(predicted.stdout)):
+        for entry in row["top"]:
+            expected[i, entry["index"]] = entry["probability"]
+    session = ort.InferenceSession(str(tmp_path / "cnn.onnx"), providers=["CPUExecutionProvider"])
+    (probs,) = session.run(
+        ["probabilities"], {"input": pixels.reshape(20, 1, 8, 8).astype(np.float32)}
+    )
+    np.testing.assert_allclose(probs, expected, rtol=0, atol=1e-5)

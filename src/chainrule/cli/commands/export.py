@@ -29,8 +29,9 @@ def _example(loaded: Any) -> np.ndarray:
         return rng.integers(1, vocab, size=(2, _EXAMPLE_STEPS))
     pre = loaded.preprocessing or {}
     n = input_features(loaded)
-    if pre.get("kind") == "image":
-        return rng.uniform(0.0, 255.0, size=(2, n)).astype(np.float32)  # pixel values 0-255
+    if pre.get("kind") == "image":  # pixel values 0-255; a CNN keeps its (1, H, W) images
+        shape = tuple(pre.get("input_shape") or (n,))
+        return rng.uniform(0.0, 255.0, size=(2, *shape)).astype(np.float32)
     if "mean" in pre:
         mean, std = np.asarray(pre["mean"]), np.asarray(pre["std"])
         return (mean + std * rng.standard_normal((2, n))).astype(np.float32)
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if example.dtype.kind == "i":
         takes = "token ids (N, steps)"
     elif (loaded.preprocessing or {}).get("kind") == "image":
-        takes = f"float32 pixel values 0-255 (N, {example.shape[1]})"
+        takes = f"float32 pixel values 0-255 {('N', *example.shape[1:])}".replace("'", "")
     else:
         takes = f"raw float32 rows (N, {example.shape[1]})"
     print(f"wrote {path}: input 'input' {takes}, outputs {outputs}; {how}")
