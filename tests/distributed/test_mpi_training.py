@@ -139,3 +139,16 @@ def test_ctrl_c_ends_every_rank_and_the_checkpoint_resumes(tmp_path: Path, job, 
     )
     assert resumed.returncode == 0, resumed.output
     assert len(_history(out)["epochs"]) == epoch + 3
+
+
+def test_text_training_under_mpirun_is_refused_with_one_message(tmp_path: Path, job) -> None:  # type: ignore[no-untyped-def]
+    """Text runs are one process: several ranks would write one run folder, so they refuse."""
+    for label, words in (("a", "good fine nice"), ("b", "bad awful poor")):
+        (tmp_path / "texts" / label).mkdir(parents=True)
+        for i in range(8):
+            (tmp_path / "texts" / label / f"{i}.txt").write_text(f"{words} {i}\n")
+    done = job(2, "chainrule", "train", "--text-dir", str(tmp_path / "texts"), "--epochs", "1",
+                  "--quiet", "--no-plots", "--out", str(tmp_path / "run"))  # fmt: skip
+    assert done.returncode != 0
+    assert "text training runs as one process" in done.output
+    assert not (tmp_path / "run" / "model.json").exists()

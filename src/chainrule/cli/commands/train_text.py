@@ -50,7 +50,15 @@ def train_text(args: argparse.Namespace, config: TrainConfig, out: Path | None,
     from chainrule.training import History, Trainer
 
     kind = config.text_source
-    assert kind is not None
+    if kind is None:
+        raise ConfigError("train_text needs --text-dir, --text-csv or --tagged")
+    from chainrule.distributed.communicator import launched_by_mpi, world_size
+
+    if launched_by_mpi() and world_size() > 1:  # every rank would write the same run folder
+        raise ConfigError(
+            "text training runs as one process; under mpirun only image, CSV and audio data "
+            "train data-parallel (run it without mpirun, or with -n 1)"
+        )
     data = text.load_text_data(kind, getattr(config, kind), config.text_column,
                                config.label_column)  # fmt: skip
     train_rows, test_rows = text.text_split(data, config.seed)
