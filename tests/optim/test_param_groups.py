@@ -121,3 +121,16 @@ def test_schedulers_the_pytorch_way(make, expected: list[float]) -> None:
 def test_a_scheduler_needs_an_optimizer() -> None:
     with pytest.raises(ConfigError, match="expected an optimizer"):
         StepLR(0.1, step_size=2)  # type: ignore[arg-type]
+
+
+def test_attributes_set_directly_survive_a_schedule_on_one_group() -> None:
+    a, _ = _pair()
+    opt = optim.SGD([a], lr=0.1, momentum=0.9)
+    opt.step()
+    opt.momentum = 0.0  # set as an attribute, the pre-groups way
+    scheduler = StepLR(opt, step_size=1, gamma=0.5)
+    scheduler.step()
+    before = a.data.copy()
+    opt.step()
+    assert opt.momentum == 0.0 and opt.lr == 0.05
+    np.testing.assert_allclose(a.data, before - 0.05 * a.grad)  # no momentum term

@@ -125,9 +125,14 @@ class Optimizer:
         # Zero is allowed here (a schedule may end at min_lr=0), not at construction.
         self._lr = check_number(type(self).__name__, "lr", value, 0.0)
         # Every group keeps its ratio to the base rate (a schedule scales them all alike).
-        for group in getattr(self, "param_groups", ()):
+        groups = getattr(self, "param_groups", ())
+        for group in groups:
             ratio = group["initial_lr"] / self._initial_lr
-            group["lr"] = self._lr if ratio == 1.0 else ratio * self._lr
+            lr = self._lr if ratio == 1.0 else ratio * self._lr
+            if len(groups) == 1:  # self._lr is already it: the other attributes stay as set
+                dict.__setitem__(group, "lr", lr)
+            else:
+                group["lr"] = lr
 
     def hyperparameters(self) -> dict[str, Any]:
         """The hyperparameters as a JSON-safe dict (tuples become lists)."""
