@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,12 +11,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.callbacks.base import Callback
-from chainrule.cli.commands.outputs import (
-    evaluate_model,
-    plots_and_report,
-    what_was_kept,
-    write_history_csv,
-)
+from chainrule.cli.commands.outputs import evaluate_model, plots_and_report
+from chainrule.cli.commands.run_end import finish_run
 from chainrule.cli.commands.run_folder import (
     check_bound,
     deferred_interrupt,
@@ -25,7 +20,6 @@ from chainrule.cli.commands.run_folder import (
     new_run_dir,
     prepare_run_dir,
     settings_digest,
-    staged_outputs,
 )
 from chainrule.cli.common import (
     build_model,
@@ -40,9 +34,6 @@ from chainrule.errors import ConfigError
 
 # Flags that may change on --resume; every other setting is the run's own.
 RESUMABLE = {"epochs"}
-#: Exit statuses besides 0 and 2 (user errors): training stopped on a NaN, infinite or
-#: diverging loss (the folder is complete, with the last good weights); Ctrl-C (as shells do).
-EXIT_DIVERGED, EXIT_INTERRUPTED = 3, 130
 
 
 def _bound_settings(config: TrainConfig) -> dict[str, Any]:
@@ -205,25 +196,10 @@ def _fail_together() -> Any:
     return abort_on_error()
 
 
-def _final_metrics(history: Any, stopper: Any) -> tuple[dict[str, Any], int | None]:
-    """The metrics of the epoch whose weights the model holds (the best one after early
-    stopping restored it) and that epoch's index in the history (None: the last)."""
-    index = None
-    best = getattr(stopper, "best_epoch", None)
-    if best is not None and best in history.epochs:
-        index = history.epochs.index(best)
-    chosen = {
-        k: v[-1 if index is None else index]
-        for k, v in history.history.items()
-        if v and k != "seconds" and len(v) == len(history.epochs)
-    }
-    return chosen, index
-
-
 def _train(args: argparse.Namespace) -> int:
     from chainrule import callbacks, regularizers
     from chainrule.data import train_val_split
-    from chainrule.io import load_checkpoint, restore_generator, save
+    from chainrule.io import load_checkpoint, restore_generator
     from chainrule.io.atomic import atomic_write_json
     from chainrule.training import History, Trainer
 
@@ -339,56 +315,21 @@ def _train(args: argparse.Namespace) -> int:
     if not main:
         return 0  # rank 0 evaluates, saves the model and writes the report
     history = _merge(past, fitted)
-    with deferred_interrupt() as held:  # Ctrl-C now waits until the folder is switched
-        test = evaluate_model(model, x_test, data.y_test, data.n_classes)
-        final, best_index = _final_metrics(history, stopper)
-        final["test_accuracy"] = test["accuracy"]
-        with staged_outputs(run_dir) as staging:
-            save(
-                model,
-                staging / "model",
-                preprocessing=preprocessing,
-                class_names=data.class_names,
-                hyperparameters=config.to_dict(),
-                metrics={
-                    k: v for k, v in final.items() if isinstance(v, float) and math.isfinite(v)
-                },
-                metadata={
-                    "dataset": data.name,
-                    "source": data.source,
-                    "epochs_run": len(history),
-                    "best_epoch": None if best_index is None else history.epochs[best_index] + 1,
-                    "stop_reason": history.stop_reason,
-                },
-            )
-            write_history_csv(staging / "history.csv", history)
-            atomic_write_json(staging / "history.json", history.to_dict())
-            if not args.no_plots:
-                try:
-                    extra = None
-                    if config.arch == "cnn":  # filters and feature maps (chainrule.cli.cnn)
-                        from chainrule.cli.cnn import conv_report_images
 
-                        extra = conv_report_images(model, x_test, staging / "plots")
-                    plots_and_report(
-                        staging, config, data, history, model, test, extra_images=extra
-                    )
-                except ConfigError as err:  # matplotlib missing: the run itself is complete
-                    print(f"chainrule train: plots skipped: {err}", file=sys.stderr)
-    if history.interrupted or held:
-        print(
-            f"chainrule train: interrupted by Ctrl-C; saved in {run_dir}: {what_was_kept(history)}",
-            file=sys.stderr,
-        )
-    elif history.ended_by in ("non-finite", "diverged"):
-        print(f"chainrule train: stopped: {history.stop_reason}", file=sys.stderr)
-    print(
-        f"test accuracy {test['accuracy']:.4f} ({data.name}, {len(data.x_test)} test samples); "
-        f"run folder {run_dir}"
-    )
-    if history.interrupted or held:
-        return EXIT_INTERRUPTED
-    return EXIT_DIVERGED if history.ended_by in ("non-finite", "diverged") else 0
+    def report(staging: Path, test: dict[str, Any]) -> None:
+        extra = None
+        if config.arch == "cnn":  # filters and feature maps (chainrule.cli.cnn)
+            from chainrule.cli.cnn import conv_report_images
+
+            extra = conv_report_images(model, x_test, staging / "plots")
+        plots_and_report(staging, config, data, history, model, test, extra_images=extra)
+
+    return finish_run(
+        args, config, run_dir, model, history, stopper,
+        evaluate=lambda: evaluate_model(model, x_test, data.y_test, data.n_classes),
+        preprocessing=preprocessing, data=data, report=report,
+        unit=f"{len(data.x_test)} test samples",
+    )  # fmt: skip
 
 
 def _loss() -> Any:

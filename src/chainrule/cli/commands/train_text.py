@@ -9,7 +9,6 @@ did. Gradient clipping by norm (1.0) is on by default (``TEXT_DEFAULTS``).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,27 +24,18 @@ def train_text(args: argparse.Namespace, config: TrainConfig, out: Path | None,
     """Train on text; write the run folder; print the held-out accuracy."""
     from chainrule import callbacks, nn
     from chainrule.cli import text
-    from chainrule.cli.commands.outputs import what_was_kept, write_history_csv
-    from chainrule.cli.commands.run_folder import (
-        check_bound,
-        deferred_interrupt,
-        new_run_dir,
-        prepare_run_dir,
-        staged_outputs,
-    )
+    from chainrule.cli.commands.run_end import finish_run
+    from chainrule.cli.commands.run_folder import check_bound, new_run_dir, prepare_run_dir
     from chainrule.cli.commands.text_outputs import text_report
     from chainrule.cli.commands.train import (
-        EXIT_DIVERGED,
-        EXIT_INTERRUPTED,
         _bound_settings,
-        _final_metrics,
         _merge,
         _optimizer,
         _RunCheckpoint,
         _schedule_callbacks,
     )
     from chainrule.data import train_val_split
-    from chainrule.io import load_checkpoint, restore_generator, save
+    from chainrule.io import load_checkpoint, restore_generator
     from chainrule.io.atomic import atomic_write_json
     from chainrule.training import History, Trainer
 
@@ -134,46 +124,15 @@ def train_text(args: argparse.Namespace, config: TrainConfig, out: Path | None,
         initial_epoch=start,
     )
     history = _merge(past, fitted)
-    with deferred_interrupt() as held:  # Ctrl-C now waits until the folder is switched
-        test = text.evaluate_text_model(model, x_test, y_test, len(data.class_names))
-        final, best_index = _final_metrics(history, stopper)
-        final["test_accuracy"] = test["accuracy"]
-        with staged_outputs(run_dir) as staging:
-            save(
-                model,
-                staging / "model",
-                preprocessing=encoder.to_dict(),
-                class_names=data.class_names,
-                hyperparameters=config.to_dict(),
-                metrics={
-                    k: v for k, v in final.items() if isinstance(v, float) and math.isfinite(v)
-                },
-                metadata={
-                    "dataset": data.name,
-                    "source": data.source,
-                    "epochs_run": len(history),
-                    "best_epoch": None if best_index is None else history.epochs[best_index] + 1,
-                    "stop_reason": history.stop_reason,
-                },
-            )
-            write_history_csv(staging / "history.csv", history)
-            atomic_write_json(staging / "history.json", history.to_dict())
-            if not args.no_plots:
-                try:
-                    text_report(staging, config, data, history, model, test, encoder, x_test,
-                                y_test, (x_train, y_train))  # fmt: skip
-                except ConfigError as err:  # matplotlib missing: the run itself is complete
-                    print(f"chainrule train: plots skipped: {err}", file=sys.stderr)
-    interrupted = history.interrupted or held
-    if interrupted:
-        print(
-            f"chainrule train: interrupted by Ctrl-C; saved in {run_dir}: {what_was_kept(history)}",
-            file=sys.stderr,
-        )
-    elif history.ended_by in ("non-finite", "diverged"):
-        print(f"chainrule train: stopped: {history.stop_reason}", file=sys.stderr)
-    unit = f"{test['tokens']} held-out tokens" if data.tagged else f"{len(x_test)} held-out texts"
-    print(f"test accuracy {test['accuracy']:.4f} ({data.name}, {unit}); run folder {run_dir}")
-    if interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_DIVERGED if history.ended_by in ("non-finite", "diverged") else 0
+
+    def report(staging: Path, test: dict[str, Any]) -> None:
+        text_report(staging, config, data, history, model, test, encoder, x_test, y_test,
+                    (x_train, y_train))  # fmt: skip
+
+    return finish_run(
+        args, config, run_dir, model, history, stopper,
+        evaluate=lambda: text.evaluate_text_model(model, x_test, y_test, len(data.class_names)),
+        preprocessing=encoder.to_dict(), data=data, report=report,
+        unit=lambda test: f"{test['tokens']} held-out tokens" if data.tagged
+        else f"{len(x_test)} held-out texts",
+    )  # fmt: skip
