@@ -16,7 +16,8 @@ import numpy as np
 
 from chainrule.data.audio.batching import pad_frames
 from chainrule.data.audio.extract import FeatureSettings
-from chainrule.errors import ConfigError, DataNotFoundError, FormatError
+from chainrule.data.class_folders import list_class_folder
+from chainrule.errors import ConfigError, FormatError
 
 __all__ = ["AudioFolder", "list_audio_folder", "load_audio_folder", "MAX_FILES"]
 
@@ -80,31 +81,7 @@ def list_audio_folder(
     >>> [f.name for f in files], labels.tolist(), names
     (['1.wav', '1.wav'], [0, 1], ['no', 'yes'])
     """
-    root = Path(path)
-    if not root.exists():
-        raise DataNotFoundError(f"audio folder {str(root)!r} does not exist")
-    if not root.is_dir():
-        raise FormatError(f"{root} is a file; expected a folder with one subfolder per class")
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    if len(classes) < 2:
-        raise FormatError(
-            f"{root}: found {len(classes)} class subfolder(s) {classes}; expected at least 2 "
-            "(one subfolder per class, e.g. yes/ and no/, each holding .wav files)"
-        )
-    files: list[Path] = []
-    labels: list[int] = []
-    for k, name in enumerate(classes):
-        found = sorted(
-            f for f in (root / name).rglob("*")
-            if f.suffix.lower() in extensions and not f.name.startswith(".") and f.is_file()
-        )  # fmt: skip
-        if not found:
-            raise FormatError(f"{root / name}: no {'/'.join(extensions)} files in this class")
-        if len(files) + len(found) > max_files:
-            raise FormatError(f"{root}: more than max_files={max_files} files")
-        files.extend(found)
-        labels.extend([k] * len(found))
-    return files, np.array(labels, dtype=np.int64), classes
+    return list_class_folder(path, extensions, "audio folder", ("yes", "no"), max_files)
 
 
 def load_audio_folder(

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.data.class_folders import list_class_folder
 from chainrule.data.csv import _labels_to_ints
 from chainrule.errors import ConfigError, DataNotFoundError, FormatError
 
@@ -60,29 +61,10 @@ def load_text_folder(
     >>> texts, labels.tolist(), names
     (['bad', 'good'], [0, 1], ['neg', 'pos'])
     """
-    root = _existing(path, "text folder")
-    if not root.is_dir():
-        raise FormatError(f"{root} is a file; expected a folder with one subfolder per class")
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    if len(classes) < 2:
-        raise FormatError(
-            f"{root}: found {len(classes)} class subfolder(s) {classes}; expected at least 2 "
-            "(one subfolder per class, e.g. ham/ and spam/, each holding .txt files)"
-        )
-    texts: list[str] = []
-    labels: list[int] = []
-    for k, name in enumerate(classes):
-        files = sorted(
-            f for f in (root / name).rglob("*")
-            if f.is_file() and f.suffix.lower() in extensions and not f.name.startswith(".")
-        )  # fmt: skip
-        if not files:
-            raise FormatError(f"{root / name}: no {'/'.join(extensions)} files in this class")
-        if len(texts) + len(files) > max_files:
-            raise FormatError(f"{root}: more than max_files={max_files} files")
-        texts.extend(_read(f, encoding, max_bytes) for f in files)
-        labels.extend([k] * len(files))
-    return texts, np.array(labels, dtype=np.int64), classes
+    files, labels, classes = list_class_folder(
+        path, extensions, "text folder", ("ham", "spam"), max_files
+    )
+    return [_read(f, encoding, max_bytes) for f in files], labels, classes
 
 
 def _column(header: list[str], column: str | int, what: str, name: str) -> int:
