@@ -65,17 +65,7 @@ def _run(args: argparse.Namespace) -> int:
         finally:
             for text in warn:
                 print(f"chainrule predict: warning: {text}", file=sys.stderr)
-        for label, p in zip(labels, probs):
-            order = np.argsort(-p, kind="stable")[: args.top]
-            best = [
-                {
-                    "class": names[k] if names and k < len(names) else str(k),
-                    "index": int(k),
-                    "probability": float(p[k]),
-                }
-                for k in order
-            ]
-            results.append({"input": label, **best[0], "top": best})
+        results.extend(_ranked(probs, labels, names, args.top))
     _show(args, results)
     for line in failed:
         print(line, file=sys.stderr)
