@@ -131,3 +131,17 @@ def test_conv1d_trains_evaluates_and_predicts(tmp_path: Path, cli: Any) -> None:
     predicted = cli("predict", str(out / "model"), str(data / "high"), "--json")
     assert predicted.returncode == 0, predicted.stderr
     assert sum(p["class"] == "high" for p in json.loads(predicted.stdout)) >= 7
+
+
+def test_default_hidden_applies_and_the_run_resumes(tmp_path: Path, cli: Any) -> None:
+    """Without --hidden an audio run uses 64 units; the checkpoint is bound to that setting,
+    so --resume continues instead of refusing a settings mismatch."""
+    data = _tones(tmp_path / "tones", count=4)
+    out = tmp_path / "run"
+    common = ("--sample-rate", "8000", "--n-mels", "8", "--quiet", "--no-plots")
+    first = cli("train", "--audio-dir", str(data), "--epochs", "1", "--out", str(out), *common)
+    assert first.returncode == 0, first.stderr
+    assert json.loads((out / "config.json").read_text())["hidden"] == [64]
+    resumed = cli("train", "--resume", str(out), "--epochs", "2", "--quiet", "--no-plots")
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(json.loads((out / "history.json").read_text())["epochs"]) == 2

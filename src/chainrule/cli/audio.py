@@ -18,13 +18,11 @@ from chainrule.cli.common import Dataset
 from chainrule.errors import ConfigError, FormatError
 
 __all__ = [
-    "AUDIO_ARCH_DEFAULT", "DEFAULT_AUDIO_HIDDEN", "MAX_DEFAULT_SECONDS", "TEST_FRACTION",
+    "AUDIO_ARCH_DEFAULT", "MAX_DEFAULT_SECONDS", "TEST_FRACTION",
     "load_audio_dataset", "build_audio_model", "is_audio", "audio_inputs", "audio_folder_data",
 ]  # fmt: skip
 
 AUDIO_ARCH_DEFAULT = "gru"
-#: Recurrent units when ``--hidden`` is not given (256, the MLP default, is slow over frames).
-DEFAULT_AUDIO_HIDDEN = [64]
 #: Without ``--duration``, utterances are cropped to the longest one, at most this long.
 MAX_DEFAULT_SECONDS = 10.0
 #: Without train/ and test/ subfolders, this fraction of the file names is held out.

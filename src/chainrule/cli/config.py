@@ -26,6 +26,9 @@ ARCHITECTURES = ARCHS
 RECURRENT_ARCHS = ("lstm", "gru", "rnn")
 #: What image data (a data set or an IDX folder) trains besides the default MLP.
 IMAGE_ARCHS = ("cnn",)
+#: Recurrent units (or conv channels) of an --audio-dir network when ``hidden`` is not given
+#: (256, the MLP default, is slow over frames).
+AUDIO_HIDDEN = (64,)
 #: What --audio-dir trains (nn.AudioClassifier).
 AUDIO_ARCHS = ("gru", "lstm", "dense", "conv1d")
 TOKENS = ("word", "char")
@@ -347,6 +350,8 @@ def build_config(file_settings: dict[str, Any], flag_settings: dict[str, Any]) -
             merged["lr"] = TEXT_LR
         for key, value in TEXT_DEFAULTS.items():
             merged.setdefault(key, value)
+    if merged.get("audio_dir") is not None and "hidden" not in merged:
+        merged["hidden"] = list(AUDIO_HIDDEN)
     if merged.get("arch") in IMAGE_ARCHS and "hidden" not in merged:
         merged["hidden"] = [128]  # the CNN's dense head (chainrule.cli.cnn.CNN_DEFAULT_HIDDEN)
     if isinstance(merged.get("conv"), int):

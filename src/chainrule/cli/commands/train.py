@@ -213,10 +213,8 @@ def _train(args: argparse.Namespace) -> int:
     main = dist is None or dist.is_main  # rank 0 alone prints and writes the run folder
     audio_pre = None
     if config.audio_dir is not None:  # speech and sounds: features of a folder of WAV files
-        from chainrule.cli.audio import DEFAULT_AUDIO_HIDDEN, load_audio_dataset
+        from chainrule.cli.audio import load_audio_dataset
 
-        if args.hidden is None and not (args.config and "hidden" in read_config_file(args.config)):
-            config.hidden = list(DEFAULT_AUDIO_HIDDEN) if not resuming else config.hidden
         data, audio_pre = load_audio_dataset(config, args.quiet)
     else:
         data = load_dataset(config.dataset, config.data_dir, config.csv, config.seed)
