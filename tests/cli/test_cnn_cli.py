@@ -143,6 +143,9 @@ def test_cnn_flags_are_refused_where_they_do_not_apply(cli: Any, tmp_path: Path)
         ({"arch": "cnn", "kernel": 0}, "kernel: expected a kernel size in 1..15"),
         ({"arch": "cnn", "pool": 99}, "pool: expected a pooling size in 1..8"),
         ({"arch": "cnn", "kernel": "3"}, "kernel: expected a whole number"),
+        ({"arch": "cnn", "augment": ["rotate"]}, "augment: expected a list of flip, shift"),
+        ({"arch": "cnn", "augment": "flip"}, "augment: expected a list of flip, shift"),
+        ({"augment": ["shift"]}, "augment: --augment shift changes the images a convolutional"),
     ],
 )
 def test_cnn_settings_are_validated(settings: dict[str, Any], message: str) -> None:
@@ -155,3 +158,34 @@ def test_cnn_defaults() -> None:
     assert (config.conv, config.kernel, config.pool, config.hidden) == ([32, 64], 3, 2, [128])
     assert build_config({}, {}).hidden == TrainConfig().hidden == [256]  # the MLP's default
     assert build_config({"arch": "cnn", "hidden": [64]}, {}).hidden == [64]
+
+
+def test_augmented_cnn_trains_and_the_saved_model_sees_images_as_they_are(
+    cli: Any, tmp_path: Path
+) -> None:
+    """--augment flip shift: the layers lead the saved model; evaluate, inspect, gradcheck and
+    predict run it in eval mode (the same answer twice), and the run is reproducible."""
+    run_dir = tmp_path / "run"
+    args = ("train", *SMALL, "--augment", "shift", "flip", "--epochs", "3", "--no-plots")
+    result = cli(*args, "--out", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    loaded = load(run_dir / "model")
+    kinds = [type(m).__name__ for _, m in loaded.model.named_children()]
+    assert kinds[:3] == ["RandomFlip", "RandomShift", "Conv2d"]  # flip, then shift, always
+    assert loaded.model[1].pixels == 1  # 8x8 digits: one pixel
+    assert loaded.hyperparameters["augment"] == ["shift", "flip"]
+    assert _accuracy(result) >= 0.25  # it learns (chance: 0.1); mirrored digits are hard
+    again = cli(*args, "--out", str(tmp_path / "again"))
+    assert _accuracy(again) == _accuracy(result)  # the draws come from --seed
+
+    model = str(run_dir / "model")
+    scores = [json.loads(cli("evaluate", model, "--json").stdout)["accuracy"] for _ in range(2)]
+    assert scores[0] == scores[1] and f"test accuracy {scores[0]:.4f}" in result.stdout
+    checked = cli("gradcheck", model)
+    assert checked.returncode == 0 and "all gradients agree" in checked.stdout, checked.stdout
+    inspected = cli("inspect", model)
+    assert re.search(r"1 RandomShift\s+\(N, 1, 8, 8\)", inspected.stdout), inspected.stdout
+    image = tmp_path / "digit.npy"
+    np.save(image, load_digits()[1][0][:5])
+    predictions = [cli("predict", model, str(image), "--json").stdout for _ in range(2)]
+    assert predictions[0] == predictions[1] and json.loads(predictions[0])

@@ -151,6 +151,7 @@ def conv_cases() -> list[Case]:
 
     def cnn() -> nn.Module:
         return nn.Sequential(
+            nn.RandomFlip(rng=0), nn.RandomShift(2, rng=0),  # training only: no node
             nn.Conv2d(1, 4, 3, padding=1, rng=0),
             trained_batchnorm(nn.BatchNorm2d(4), (8, 4, 6, 6)),
             nn.ReLU(), nn.Dropout2d(0.3, rng=0), nn.MaxPool2d(2),

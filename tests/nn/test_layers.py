@@ -414,6 +414,7 @@ def every_layer() -> list[nn.Module]:
         nn.AvgPool2d((2, 3), count_include_pad=False), nn.AvgPool1d(3, stride=1, padding=1),
         nn.AdaptiveAvgPool2d(1), nn.AdaptiveAvgPool1d(4),
         nn.BatchNorm2d(6, momentum=0.2), nn.Dropout2d(0.3),
+        nn.RandomFlip("vertical"), nn.RandomShift(3, fill_mode="constant", fill_value=-1.0),
         # audio (branch audio)
         nn.AudioClassifier(6, 3, hidden=5, arch="lstm", bidirectional=True, pooling="last"),
         nn.AudioClassifier(6, 3, hidden=4, arch="conv1d", layers=3, dropout=0.2),

@@ -83,7 +83,7 @@ def build_cnn(config: Any, data: Any) -> Any:
     sizes = _spatial(tuple(data.image_shape), config)
     act = config.activation
     generator = as_generator(config.seed)
-    layers: list[Any] = []
+    layers: list[Any] = _augmentation(config.augment, tuple(data.image_shape), generator)
     channels = 1
     for out in config.conv:
         layers.append(nn.Conv2d(channels, out, config.kernel, padding="same", rng=generator))
@@ -103,6 +103,23 @@ def build_cnn(config: Any, data: Any) -> Any:
         width = size
     layers.append(nn.Linear(width, data.n_classes, init="glorot", rng=generator))
     return nn.Sequential(*layers)
+
+
+def shift_pixels(image_shape: tuple[int, ...]) -> int:
+    """How far ``--augment shift`` moves an image: 2 pixels, 1 on images under 24 pixels."""
+    return 2 if min(image_shape) >= 24 else 1
+
+
+def _augmentation(names: list[str], image_shape: tuple[int, ...], generator: Any) -> list[Any]:
+    """The augmentation layers ``--augment`` asks for, in a fixed order (flip, then shift)."""
+    from chainrule import nn
+
+    layers: list[Any] = []
+    if "flip" in names:
+        layers.append(nn.RandomFlip("horizontal", rng=generator))
+    if "shift" in names:
+        layers.append(nn.RandomShift(shift_pixels(image_shape), rng=generator))
+    return layers
 
 
 def _activation(name: str) -> Any:

@@ -26,6 +26,8 @@ ARCHITECTURES = ARCHS
 RECURRENT_ARCHS = ("lstm", "gru", "rnn")
 #: What image data (a data set or an IDX folder) trains besides the default MLP.
 IMAGE_ARCHS = ("cnn",)
+#: What --augment can do to each training image (chainrule.cli.cnn builds the layers).
+AUGMENTATIONS = ("flip", "shift")
 #: Recurrent units (or conv channels) of an --audio-dir network when ``hidden`` is not given
 #: (256, the MLP default, is slow over frames).
 AUDIO_HIDDEN = (64,)
@@ -127,6 +129,8 @@ class TrainConfig:
     conv: list[int] = field(default_factory=lambda: [32, 64])
     kernel: int = 3
     pool: int = 2
+    #: Random changes to each training image (nn.RandomFlip / nn.RandomShift layers in front).
+    augment: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-safe dict."""
@@ -166,6 +170,12 @@ class TrainConfig:
                     "to --audio-dir, --text-dir, --text-csv and --tagged (images and CSV rows "
                     "train the --hidden MLP)"
                 )
+        if self.augment and self.arch not in IMAGE_ARCHS:
+            raise ConfigError(
+                f"augment: --augment {' '.join(map(str, self.augment))} changes the images a "
+                "convolutional network sees; it applies to --arch cnn (an MLP takes each image "
+                "as one flat row)"
+            )
         if self.audio_dir is not None:
             if self.dataset or self.data_dir or self.csv or self.text_source:
                 raise ConfigError("give --audio-dir alone: it is a data set of its own")
@@ -306,6 +316,11 @@ def _check_types(config: TrainConfig) -> None:
     ):
         raise ConfigError(
             f"hidden: expected one or more positive whole layer sizes, got {hidden!r}"
+        )
+    augment = config.augment
+    if not isinstance(augment, list) or any(a not in AUGMENTATIONS for a in augment):
+        raise ConfigError(
+            f"augment: expected a list of {', '.join(AUGMENTATIONS)}, got {augment!r}"
         )
 
 

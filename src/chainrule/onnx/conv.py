@@ -1,5 +1,5 @@
-"""ONNX converters of convolution, pooling, BatchNorm2d and Dropout2d (ONNX Conv, MaxPool,
-AveragePool, BatchNormalization).
+"""ONNX converters of convolution, pooling, BatchNorm2d, Dropout2d and the augmentation layers
+(ONNX Conv, MaxPool, AveragePool, BatchNormalization; the identity for the training-only ones).
 
 The functions read the layers' attributes (PyTorch's: ``kernel_size``, ``stride``,
 ``padding``, ``dilation``, ``groups``, ``weight`` ``(out, in / groups, *kernel)``, ``bias``),
@@ -163,6 +163,8 @@ _LIBRARY = {
     ("chainrule.nn.layers.pooling", "AdaptiveAvgPool2d"): adaptive_avg_pool_nodes,
     ("chainrule.nn.layers.batchnorm", "BatchNorm2d"): _batchnorm2d,
     ("chainrule.nn.layers.dropout", "Dropout2d"): identity,  # eval mode: the identity
+    ("chainrule.nn.layers.augment", "RandomFlip"): identity,  # training-time only
+    ("chainrule.nn.layers.augment", "RandomShift"): identity,
 }
 
 

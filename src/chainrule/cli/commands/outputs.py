@@ -161,11 +161,13 @@ def evaluate_model(model: Any, x: np.ndarray, y: np.ndarray, n_classes: int) -> 
     from chainrule import metrics
     from chainrule.autodiff.mode import no_grad
     from chainrule.autodiff.tensor import Tensor
+    from chainrule.training.loop import eval_batch_size
 
     model.eval()
+    size = eval_batch_size(x)
     with no_grad():
         scores = np.concatenate(
-            [model(Tensor(x[i : i + 1024])).data for i in range(0, len(x), 1024)]
+            [model(Tensor(x[i : i + size])).data for i in range(0, len(x), size)]
         )
     check_scores(scores)
     predicted = scores.argmax(axis=1)

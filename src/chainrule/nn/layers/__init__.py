@@ -1,5 +1,5 @@
 """The layers: Linear, containers, dropout, batch normalization, activations, convolution and
-pooling, embeddings and recurrent layers."""
+pooling, data augmentation, embeddings and recurrent layers."""
 
 from chainrule.nn.layers.activation import (
     ELU,
@@ -11,6 +11,7 @@ from chainrule.nn.layers.activation import (
     Softmax,
     Tanh,
 )
+from chainrule.nn.layers.augment import RandomFlip, RandomShift
 from chainrule.nn.layers.batchnorm import BatchNorm1d, BatchNorm2d
 from chainrule.nn.layers.container import Flatten, Identity, Sequential
 from chainrule.nn.layers.conv import Conv1d, Conv2d
@@ -33,7 +34,7 @@ __all__ = [
     "Linear", "Sequential", "ModuleList", "ModuleDict", "Flatten", "Identity", "Dropout",
     "BatchNorm1d",
     "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
-    "AdaptiveAvgPool2d", "BatchNorm2d", "Dropout2d",
+    "AdaptiveAvgPool2d", "BatchNorm2d", "Dropout2d", "RandomFlip", "RandomShift",
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "GELU", "Softmax", "LogSoftmax",
     "Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
 ]  # fmt: skip
