@@ -67,6 +67,7 @@ def _chainrule_infer(model: Any, xt: np.ndarray) -> np.ndarray:
 
 
 def chainrule_loop(data: tuple[np.ndarray, ...], epochs: int, seed: int) -> dict[str, Any]:
+    import chainrule as cr
     from chainrule import nn, optim
 
     x, y, xt, yt = data
@@ -74,15 +75,17 @@ def chainrule_loop(data: tuple[np.ndarray, ...], epochs: int, seed: int) -> dict
     opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     loss_fn = nn.CrossEntropyLoss()
     rng = np.random.default_rng(seed)
+    cr.retain_freed_memory()  # what the README asks of a loop of one's own (Trainer.fit does it)
 
     def epoch() -> None:
         perm = rng.permutation(len(x))
-        for i in range(0, len(x) - BATCH + 1, BATCH):
-            idx = perm[i : i + BATCH]
-            opt.zero_grad()
-            loss = loss_fn(model(x[idx]), y[idx])
-            loss.backward()
-            opt.step()
+        with cr.flush_denormals():
+            for i in range(0, len(x) - BATCH + 1, BATCH):
+                idx = perm[i : i + BATCH]
+                opt.zero_grad()
+                loss = loss_fn(model(x[idx]), y[idx])
+                loss.backward()
+                opt.step()
 
     return _run(epoch, lambda: _chainrule_infer(model, xt), xt, yt, epochs)
 

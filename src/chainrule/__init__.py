@@ -16,10 +16,13 @@ from chainrule.autodiff import (
     detect_anomaly,
     enable_grad,
     flush_denormals,
+    get_num_threads,
     gradcheck,
     is_anomaly_enabled,
     is_grad_enabled,
     no_grad,
+    retain_freed_memory,
+    set_num_threads,
     tensor,
 )
 from chainrule.autodiff.functions import *  # noqa: F403 - every primitive's function form
@@ -58,7 +61,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
-    "is_anomaly_enabled", "flush_denormals", "gradcheck", "GradcheckPrecisionWarning", "errors",
+    "is_anomaly_enabled", "flush_denormals", "retain_freed_memory", "gradcheck",
+    "set_num_threads", "get_num_threads", "GradcheckPrecisionWarning", "errors",
     "__version__",
     *_function_names,
     *_LAZY,

@@ -100,3 +100,51 @@ def test_small_arrays_also_update_right() -> None:
     np.testing.assert_array_equal(y, [-1.0, 1.0, 3.0])
     blas.axpy(1.0, x, y)
     np.testing.assert_array_equal(y, [-1.0, 2.0, 5.0])
+
+
+# -- gemm: c <- alpha a @ b + beta c on strided and transposed views --------------------------
+def _views(rng: np.random.Generator, dtype: type) -> dict[str, np.ndarray]:
+    wide = rng.normal(size=(9, 40)).astype(dtype)
+    return {
+        "plain": rng.normal(size=(5, 7)).astype(dtype),
+        "slice of wider rows": wide[2:7, 3:10],  # rows 40 apart, last axis contiguous
+        "transposed": np.ascontiguousarray(rng.normal(size=(7, 5)).astype(dtype)).T,
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["plain", "slice of wider rows", "transposed"])
+@pytest.mark.parametrize("alpha, beta", [(1.0, 1.0), (0.5, 0.0), (-2.0, 0.3)])
+def test_gemm_matches_numpy_on_views(dtype: type, kind: str, alpha: float, beta: float) -> None:
+    rng = np.random.default_rng(1)
+    a = _views(rng, dtype)[kind]  # (5, 7)
+    b = rng.normal(size=(7, 6)).astype(dtype)
+    big = rng.normal(size=(8, 30)).astype(dtype)
+    c = big[1:6, 4:10]  # the output is a window of a wider array, as in the convolution
+    want = alpha * (a @ b) + beta * c
+    outside = big.copy()
+    gemm_calls = []
+    real = blas._gemms.get(np.dtype(dtype))
+    if real is not None:
+        blas._gemms[np.dtype(dtype)] = lambda *args: (gemm_calls.append(1), real(*args))
+    try:
+        blas.gemm(a, b, c, alpha, beta)
+    finally:
+        if real is not None:
+            blas._gemms[np.dtype(dtype)] = real
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(c, want, rtol=tol, atol=tol)
+    outside[1:6, 4:10] = c
+    np.testing.assert_array_equal(big, outside)  # nothing outside the window was touched
+    assert bool(gemm_calls) is blas.blas_available()  # these views go to BLAS in place
+
+
+def test_gemm_falls_back_for_what_blas_cannot_take() -> None:
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = np.ones((3, 2), np.int64)  # another dtype
+    c = np.zeros((2, 2), np.float32)
+    blas.gemm(a, b.astype(np.float32)[:, ::-1], c)  # a negative stride: NumPy computes it
+    np.testing.assert_array_equal(c, a @ np.ones((3, 2), np.float32))
+    c64 = np.ones((2, 2))
+    blas.gemm(a.astype(np.float64), np.eye(3)[:, :2][::1], c64, beta=0.0)
+    np.testing.assert_array_equal(c64, a[:, :2])

@@ -91,6 +91,29 @@ def test_predict_is_batched_in_eval_mode_without_graph_and_restores_modes() -> N
     assert model[0].weight.grad is None
 
 
+def test_predict_takes_images_fewer_at_a_time_than_rows() -> None:
+    """Default batches: 2048 rows of features, 512 images (activations of a convolution are
+    tens of times its input); evaluate follows the same rule, an explicit batch_size wins."""
+    from chainrule.training.loop import EVAL_BATCH_SIZE, EVAL_IMAGE_BATCH_SIZE
+
+    seen: list[int] = []
+
+    class Probe(nn.Module):
+        def forward(self, x: cr.Tensor) -> cr.Tensor:
+            seen.append(x.shape[0])
+            return x.reshape(x.shape[0], -1)[:, :2]
+
+    trainer = trainer_for(nn.Sequential(Probe(), nn.Linear(2, 2, rng=0)))
+    trainer.predict(np.zeros((2100, 2), np.float32))
+    assert seen == [EVAL_BATCH_SIZE, 2100 - EVAL_BATCH_SIZE] == [2048, 52]
+    seen.clear()
+    trainer.evaluate(np.zeros((1100, 1, 2, 2), np.float32), np.zeros(1100, np.int64))
+    assert seen == [EVAL_IMAGE_BATCH_SIZE, 512, 76]
+    seen.clear()
+    trainer.predict(np.zeros((1100, 1, 2, 2), np.float32), batch_size=600)
+    assert seen == [600, 500]
+
+
 def test_predict_restores_mode_even_when_forward_fails() -> None:
     model = mlp()
     model.train()

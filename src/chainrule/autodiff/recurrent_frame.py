@@ -22,6 +22,7 @@ import numpy as np
 
 from chainrule.autodiff.backend import namespace
 from chainrule.autodiff.primitive import Primitive
+from chainrule.autodiff.threads import copy_parts
 from chainrule.errors import ShapeError
 
 __all__ = ["check_lengths", "reversal", "Sequence", "Scratch", "SCRATCH"]
@@ -137,9 +138,15 @@ class Sequence(Primitive):
         rows = w_in.shape[0]
         if self.transposed:  # (T, G*H, N); one product per step (as quick as one for all)
             xw = SCRATCH.take(xp, (steps, rows, batch), x.dtype)
-            xp.matmul(w_in, x.transpose(0, 2, 1), out=xw)
-            if biases:
-                xw += self._input_bias(*biases)[:, None]
+            if biases:  # the bias as one more input column of ones: no pass over the gates
+                features = x.shape[2]
+                xa = xp.empty((steps, features + 1, batch), dtype=x.dtype)
+                xa[:, :features] = x.transpose(0, 2, 1)
+                xa[:, features] = 1
+                w_bias = self._input_bias(*biases)[:, None].astype(w_in.dtype, copy=False)
+                xp.matmul(xp.concatenate([w_in, w_bias], axis=1), xa, out=xw)
+            else:
+                xp.matmul(w_in, x.transpose(0, 2, 1), out=xw)
         else:
             xw = SCRATCH.take(xp, (steps, batch, rows), x.dtype)
             xp.matmul(x.reshape(steps * batch, -1), w_in.T, out=xw.reshape(steps * batch, rows))
@@ -227,7 +234,7 @@ class Sequence(Primitive):
             flats = []
             for d in (dxw,) if shared else (dxw, dhw):
                 flat = SCRATCH.take(xp, (d.shape[1], steps, batch), d.dtype)
-                xp.copyto(flat, d.transpose(1, 0, 2))
+                copy_parts(flat, d.transpose(1, 0, 2))
                 flats.append(flat.reshape(d.shape[1], -1).T)
             SCRATCH.give(*temps)
             temps = flats

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autodiff.threads import copy_parts
 from chainrule.errors import ShapeError
 
 __all__ = [
@@ -106,7 +107,7 @@ def padded_channels_first(x: Any, padding: tuple[Pair, Pair], fill: float, xp: A
         out[:, :, :, :pl] = fill
     if pr:
         out[:, :, :, w + pl :] = fill
-    out[:, :, pt : pt + h, pl : pl + w] = xc
+    copy_parts(out[:, :, pt : pt + h, pl : pl + w], xc)
     return out
 
 

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from chainrule import optim, regularizers
 from chainrule.autodiff.denormals import flush_denormals
+from chainrule.autodiff.heap import retain_freed_memory
 from chainrule.autodiff.mode import no_grad
 from chainrule.autodiff.tensor import Tensor
 from chainrule.data import train_val_split
@@ -298,6 +299,7 @@ class BaseNeuralNet(Persistence):
         n = X.shape[0]
         data_sum = penalty_sum = 0.0
         model.train()
+        retain_freed_memory()
         with flush_denormals(True):
             for idx in self._batches(n, cfg):
                 weights = None if scale is None else scale[idx] / len(idx)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.denormals import flush_denormals
+from chainrule.autodiff.heap import retain_freed_memory
 from chainrule.autodiff.mode import no_grad
 from chainrule.autodiff.tensor import Tensor
 from chainrule.callbacks.base import Callback, CallbackList
@@ -26,7 +27,7 @@ from chainrule.training.inputs import (
     float_dtype,
     is_labels,
 )
-from chainrule.training.loop import EVAL_BATCH_SIZE, fit_loop
+from chainrule.training.loop import EVAL_BATCH_SIZE, eval_batch_size, fit_loop
 from chainrule.training.metric_specs import Metric, resolve_metrics
 from chainrule.training.modes import module_modes, restore_modes
 from chainrule.training.step import GradientReducer, TrainingStep, _check_clip
@@ -270,6 +271,7 @@ class Trainer:
             loader = DataLoader(
                 (x, y), batch_size=batch_size, shuffle=shuffle, seed=seed, merge_single=True
             )
+        retain_freed_memory()  # batches reuse freed arrays instead of faulting in new pages
         with flush_denormals(self.flush_denormals):
             return fit_loop(
                 self, loader, int(epochs), int(batch_size), len(x), val, is_labels(y), initial_epoch
@@ -296,17 +298,19 @@ class Trainer:
         )
 
     # -- evaluate and predict ----------------------------------------------------------------------
-    def evaluate(self, x: Any, y: Any, batch_size: int = EVAL_BATCH_SIZE) -> dict[str, float]:
+    def evaluate(self, x: Any, y: Any, batch_size: int | None = None) -> dict[str, float]:
         """The loss and metrics on ``(x, y)``, in evaluation mode, without building a graph.
+
+        ``batch_size`` None: ``EVAL_BATCH_SIZE`` (2048) rows, or ``EVAL_IMAGE_BATCH_SIZE`` (512)
+        samples with more than one axis (images), as :meth:`predict`.
 
         Examples
         --------
         >>> trainer.evaluate(x_test, y_test)  # doctest: +SKIP
         {'loss': 0.12, 'accuracy': 0.97}
         """
-        check_count("batch_size", batch_size)
         x, y = check_xy(x, y, float_dtype(self.model))
-        return self._evaluate_arrays(x, y, int(batch_size))
+        return self._evaluate_arrays(x, y, self._eval_batch(x, batch_size))
 
     def _evaluate_arrays(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, float]:
         out = self._predict_arrays(x, batch_size)
@@ -319,16 +323,25 @@ class Trainer:
                 results[name] = float(fn(y, out)) if finite else math.nan
         return results
 
-    def predict(self, x: Any, batch_size: int = EVAL_BATCH_SIZE) -> np.ndarray:
+    def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
         """The model's outputs for ``x`` as a NumPy array, batch by batch.
 
         Runs in evaluation mode (dropout off, batch-norm running statistics) under
         ``no_grad`` (no graph is built), and puts every module back in the mode it was in.
         Batches of ``EVAL_BATCH_SIZE`` (2048) rows keep the matrix products efficient while the
-        activations of a batch stay a few MiB.
+        activations of a batch stay a few MiB; images (samples with more than one axis) go
+        ``EVAL_IMAGE_BATCH_SIZE`` (512) at a time, since a convolution's activations are tens
+        of times its input. ``batch_size`` overrides both.
         """
+        x = check_x(x, float_dtype(self.model))
+        return self._predict_arrays(x, self._eval_batch(x, batch_size))
+
+    @staticmethod
+    def _eval_batch(x: np.ndarray, batch_size: int | None) -> int:
+        if batch_size is None:
+            return eval_batch_size(x)
         check_count("batch_size", batch_size)
-        return self._predict_arrays(check_x(x, float_dtype(self.model)), int(batch_size))
+        return int(batch_size)
 
     def _predict_arrays(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         modes = module_modes(self.model)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from chainrule.autodiff.backend import namespace
 from chainrule.autodiff.primitive import Primitive
+from chainrule.autodiff.threads import MIN_SIZE, map_parts
 
 
 class Tanh(Primitive):
@@ -34,17 +37,39 @@ class Sigmoid(Primitive):
         return (g * self.out * (1 - self.out),)
 
 
+def _relu(out: Any, a: Any) -> None:
+    np.maximum(a, 0, out=out)
+
+
+def _relu_grad(out: Any, g: Any, y: Any) -> None:
+    np.greater(y, 0, out=out)  # 1.0 or 0.0, so the product is g * (y > 0) bit for bit
+    out *= g
+
+
 class ReLU(Primitive):
-    """``max(a, 0)``; its gradient at 0 is taken as 0."""
+    """``max(a, 0)``; its gradient at 0 is taken as 0.
+
+    Large NumPy arrays are done in parts on several threads (``chainrule.autodiff.threads``).
+    """
 
     name = "relu"
 
     def forward(self, a: Any) -> Any:
-        self.out = namespace(a).maximum(a, 0)
+        if type(a) is np.ndarray and a.size >= MIN_SIZE:
+            self.out = np.empty_like(a)
+            map_parts(_relu, self.out, a)
+        else:
+            self.out = namespace(a).maximum(a, 0)
         return self.out
 
     def backward(self, g: Any) -> tuple[Any, ...]:
-        return (g * (self.out > 0),)
+        y = self.out
+        if type(g) is np.ndarray and type(y) is np.ndarray and g.shape == y.shape \
+                and g.size >= MIN_SIZE:  # fmt: skip
+            out = np.empty_like(y, dtype=np.result_type(g.dtype, np.bool_))
+            map_parts(_relu_grad, out, g, y)
+            return (out,)
+        return (g * (y > 0),)
 
 
 class LeakyReLU(Primitive):

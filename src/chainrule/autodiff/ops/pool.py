@@ -14,13 +14,13 @@ import numpy as np
 
 from chainrule.autodiff.backend import namespace
 from chainrule.autodiff.primitive import Primitive
+from chainrule.autodiff.threads import parallel_for
 from chainrule.autodiff.windows import (
     Pair,
     check_window,
     give_back,
     offset_slices,
     padded_channels_first,
-    scratch,
 )
 from chainrule.errors import DtypeError, ShapeError
 
@@ -80,23 +80,21 @@ class _Pool2d(Primitive):
         return dx[:, :, pt : pt + h, pl : pl + w].transpose(1, 0, 2, 3)
 
 
-def _first_argmax(views: list[Any], out: Any, xp: Any) -> Any:
-    """The first offset ``k`` whose view equals the maximum, as uint8 (int32 past 255 offsets).
+def _first_argmax(views: list[Any], out: Any, index: Any, xp: Any) -> None:
+    """Write into ``index`` the first offset ``k`` whose view equals the maximum ``out``.
 
     Arithmetic on a running "found" flag rather than masked assignments (``copyto`` with
     ``where``): measured here about 40x quicker on a (32, 128, 13, 13) output.
     """
-    dtype = np.uint8 if len(views) < 256 else np.int32
-    index = xp.zeros(out.shape, dtype=dtype)
+    dtype = index.dtype.type
+    index[...] = 0
     found = xp.equal(views[0], out)
-    hit = scratch(out.shape, bool, xp)
+    hit = xp.empty(out.shape, dtype=bool)
     for k in range(1, len(views)):
         xp.equal(views[k], out, out=hit)
         xp.greater(hit, found, out=hit)  # equal here and not found before
         index += hit.view(np.uint8).astype(dtype, copy=False) * dtype(k)
         found |= hit
-    give_back(hit)
-    return index
 
 
 class MaxPool2d(_Pool2d):
@@ -118,12 +116,21 @@ class MaxPool2d(_Pool2d):
             raise DtypeError(f"max_pool2d: expected a floating input, got {x.dtype}")
         xc = self._setup(x, kernel, stride, padding, dilation)
         views = self._views(xc)
-        out = views[0].copy()
-        for v in views[1:]:
-            xp.maximum(out, v, out=out)  # NaN-propagating, like PyTorch
+        out = xp.empty(views[0].shape, dtype=x.dtype)
         self.argmax = None
         if self.needs_grad is not None:
-            self.argmax = _first_argmax(views, out, xp)
+            dtype = np.uint8 if len(views) < 256 else np.int32
+            self.argmax = xp.empty(out.shape, dtype=dtype)
+
+        def part(s: slice) -> None:  # channels s; on several threads when large
+            o, vs = out[s], [v[s] for v in views]
+            xp.copyto(o, vs[0])
+            for v in vs[1:]:
+                xp.maximum(o, v, out=o)  # NaN-propagating, like PyTorch
+            if self.argmax is not None:
+                _first_argmax(vs, o, self.argmax[s], xp)
+
+        parallel_for(part, out.shape[0], xc.size if xp is np else 0)
         if xc.base is None:
             give_back(xc)
         return out.transpose(1, 0, 2, 3)
@@ -131,11 +138,17 @@ class MaxPool2d(_Pool2d):
     def backward(self, g: Any) -> tuple[Any, ...]:
         xp = namespace(g)
         dx, views, gc = self._gradient_frame(g)
-        for k, v in enumerate(views):
-            if self.disjoint:  # each input lies in one window only: write, do not add
-                xp.multiply(self.argmax == k, gc, out=v)
-            else:
-                v += xp.multiply(self.argmax == k, gc)
+        argmax: Any = self.argmax
+
+        def part(s: slice) -> None:
+            a, gs = argmax[s], gc[s]
+            for k, v in enumerate(views):
+                if self.disjoint:  # each input lies in one window only: write, do not add
+                    xp.multiply(a == k, gs, out=v[s])
+                else:
+                    v[s] += xp.multiply(a == k, gs)
+
+        parallel_for(part, gc.shape[0], dx.size if xp is np else 0)
         return (self._crop(dx),)
 
 

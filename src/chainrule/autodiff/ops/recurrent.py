@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.recurrent_frame import SCRATCH, Sequence, check_lengths
+from chainrule.autodiff.threads import copy_parts
 from chainrule.errors import ConfigError
 
 __all__ = ["RNNSequence", "LSTMSequence", "GRUSequence", "check_lengths"]
@@ -160,7 +161,8 @@ class LSTMSequence(Sequence):
                 xp.copyto(c, cs[t], where=keep[t])
                 xp.copyto(h, hs[t], where=keep[t])
         self.acts, self.cs, self.tc = acts, cs, tc
-        seq = hs.transpose(0, 2, 1).copy()  # (T + 1, N, H); a copy even where N = 1
+        seq = xp.empty((steps + 1, batch, hidden), dtype=dtype)  # (T + 1, N, H), a copy
+        copy_parts(seq, hs.transpose(0, 2, 1))
         c_n = cs[steps].T.copy()
         SCRATCH.give(hs)
         self.h_prev = seq[:-1]
@@ -176,7 +178,7 @@ class LSTMSequence(Sequence):
         dseq_t = None
         if dseq is not None:
             dseq_t = SCRATCH.take(xp, (steps, hidden, batch), dtype)
-            xp.copyto(dseq_t, dseq.transpose(0, 2, 1))
+            copy_parts(dseq_t, dseq.transpose(0, 2, 1))
         w_back = self._order(self.w_hh, halve=False).T  # a view: BLAS reads it transposed
         dg = SCRATCH.take(xp, (steps, rows, batch), dtype)  # gradients of the pre-activations
         dct, tmp = xp.empty((hidden, batch), dtype=dtype), xp.empty((hidden, batch), dtype=dtype)
