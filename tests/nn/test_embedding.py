@@ -24,6 +24,20 @@ def test_lookup_and_repeated_ids_accumulate() -> None:
     assert np.all(emb.weight.grad[2:4] == 0)
 
 
+def test_gradient_of_many_ids_equals_one_scatter_add_bitwise() -> None:
+    """Rows taken once are assigned and repeated ones scatter-added: the same bits as one
+    add.at over every id, in float32 where the order of the additions shows."""
+    rng = np.random.default_rng(3)
+    emb = nn.Embedding(50, 4, rng=0)
+    ids = rng.integers(0, 50, size=(7, 9)).astype(np.uint16)  # ~half the ids repeat
+    g = rng.standard_normal((7, 9, 4)).astype(np.float32) * 1e3
+    emb(ids).backward(g)
+    expected = np.zeros((50, 4), np.float32)
+    np.add.at(expected, ids.reshape(-1), g.reshape(-1, 4))
+    assert 0 < np.sum(np.bincount(ids.reshape(-1)) > 1) < 50
+    np.testing.assert_array_equal(emb.weight.grad, expected)
+
+
 def test_padding_row_starts_at_zero_and_gets_no_gradient() -> None:
     emb = nn.Embedding(5, 2, padding_idx=-1, rng=0)
     assert emb.padding_idx == 4 and np.all(emb.weight.data[4] == 0)
