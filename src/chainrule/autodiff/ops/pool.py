@@ -71,7 +71,12 @@ class _Pool2d(Primitive):
         xp = namespace(g)
         n, c, h, w = self.x_shape
         (pt, pb), (pl, pr) = self.pads
-        dx = xp.zeros((c, n, h + pt + pb, w + pl + pr), dtype=g.dtype)
+        padded = (h + pt + pb, w + pl + pr)
+        # Windows that tile the padded input exactly (a 2x2 pool of an even map) write every
+        # element of dx: no zero fill needed, one pass less over the largest array.
+        sizes = zip(self.dilation, self.stride, self.kernel, self.out_hw, padded)
+        tiled = self.disjoint and all(d == 1 and s == k and o * s == m for d, s, k, o, m in sizes)
+        dx = (xp.empty if tiled else xp.zeros)((c, n, *padded), dtype=g.dtype)
         return dx, self._views(dx), g.transpose(1, 0, 2, 3)
 
     def _crop(self, dx: Any) -> Any:

@@ -10,6 +10,7 @@ import numpy as np
 from chainrule.autodiff import functions as F
 from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError, FormatError, ShapeError
+from chainrule.nn.layers.commute import commutes
 from chainrule.nn.module import Module
 from chainrule.nn.registry import layer_from_spec, layer_to_spec, register_layer
 
@@ -91,8 +92,18 @@ class Sequential(Module):
         return layers[index]
 
     def forward(self, x: Any) -> Any:
-        for module in self.children():
-            x = module(x)
+        layers = list(self.children())
+        i = 0
+        while i < len(layers):
+            module = layers[i]
+            if i + 1 < len(layers) and commutes(module, layers[i + 1]):
+                # ReLU then max pooling: the pool first, then the ReLU on the smaller map
+                # (the same output and gradients; see chainrule.nn.layers.commute)
+                x = module(layers[i + 1](x))
+                i += 2
+            else:
+                x = module(x)
+                i += 1
         return x
 
     def get_config(self) -> dict[str, Any]:
