@@ -324,6 +324,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # the samples_<family>.py files 
 SAMPLES.update(importlib.import_module("samples_recurrent").make(Case))
 SAMPLES.update(importlib.import_module("samples_conv").make(Case))
 SAMPLES.update(importlib.import_module("samples_distributed").make(Case))
+SAMPLES.update(importlib.import_module("samples_normalization").make(Case))
 
 ALL_CASES = [
     pytest.param(name, case, id=f"{name}-{case.id or i}")

@@ -275,6 +275,30 @@ def test_batchnorm2d_normalizes_each_channel_over_batch_and_pixels():
         bn(np.zeros((4, 3)))
 
 
+def test_batchnorm2d_on_a_conv_output_matches_the_same_values_laid_out_nchw():
+    """Conv outputs are channel-first in memory (the fused batch norm's quick path); a plain
+    NCHW copy of the same values takes the general path: same outputs, gradients, statistics."""
+    conv = nn.Conv2d(2, 4, 3, padding=1, rng=0)
+    x = RNG.normal(size=(6, 2, 7, 7)).astype(np.float32)
+    g = RNG.normal(size=(6, 4, 7, 7)).astype(np.float32)
+    results = []
+    for layout in ("channel-first", "nchw"):
+        bn = nn.BatchNorm2d(4)
+        bn.weight.data = np.array([1.0, 2.0, 0.5, -1.0], np.float32)
+        feature_maps = conv(x).data
+        if layout == "nchw":
+            feature_maps = np.ascontiguousarray(feature_maps)
+        else:
+            assert feature_maps.transpose(1, 0, 2, 3).flags.c_contiguous
+        xt = cr.tensor(feature_maps, requires_grad=True)
+        out = bn(xt)
+        out.backward(g)
+        assert out.dtype == xt.grad.dtype == np.float32
+        results.append([out.data, xt.grad, bn.weight.grad, bn.bias.grad, bn.running_var.data])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)
+
+
 def test_functional_batch_norm_updates_arrays_in_place():
     x = RNG.normal(size=(8, 2, 3))
     mean, var = np.zeros(2), np.ones(2)

@@ -28,7 +28,8 @@ def test_no_float64_in_a_float32_training_step(
 
         def fwd(self: Any, *a: Any, _f: Any = forward, _n: str = name, **k: Any) -> Any:
             out = _f(self, *a, **k)
-            seen.append((_n, "forward", out.dtype))
+            outs = out if isinstance(out, tuple) else (out,)  # multi-output primitives
+            seen.extend((_n, "forward", o.dtype) for o in outs)
             return out
 
         def bwd(self: Any, g: Any, _b: Any = backward, _n: str = name) -> Any:

@@ -1,0 +1,66 @@
+"""Primitive-table samples of the fused training-mode batch norm (``ops/normalization.py``).
+
+The reference is the definition in float64: each channel's mean and biased variance over every
+axis but 1, then ``(x - mean) / sqrt(var + eps) * w + b``. Each of the three outputs is a sample
+of its own, so the gradient check covers the statistics' gradients too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.autodiff import functions as F
+from chainrule.autodiff.ops.normalization import BatchNorm
+
+rng = np.random.default_rng(1357)
+EPS = 1e-5
+
+
+def bn_reference(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
+    axes = (0, *range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    mean = x.mean(axis=axes)
+    var = ((x - mean.reshape(shape)) ** 2).mean(axis=axes)
+    y = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + EPS) * w.reshape(shape)
+    return y + b.reshape(shape), mean, var
+
+
+def _case(Case: Any, x: np.ndarray, output: int, case_id: str, channel_first: bool = False) -> Any:
+    c = x.shape[0] if channel_first else x.shape[1]
+    w, b = rng.uniform(0.5, 1.5, c), rng.uniform(-0.5, 0.5, c)
+    diff = None if output == 0 else (0,)  # the statistics do not depend on w and b
+    if channel_first:  # x given as (C, N, ...): the op sees its NCHW view, as conv outputs are
+        order = (1, 0, *range(2, x.ndim))
+        return Case(
+            lambda t, wt, bt: BatchNorm.apply(F.transpose(t, order), wt, bt, eps=EPS)[output],
+            lambda a, wa, ba: bn_reference(a.transpose(order), wa, ba)[output],
+            [x, w, b],
+            diff=diff,
+            id=case_id,
+        )
+    return Case(
+        lambda t, wt, bt: BatchNorm.apply(t, wt, bt, eps=EPS)[output],
+        lambda a, wa, ba: bn_reference(a, wa, ba)[output],
+        [x, w, b],
+        diff=diff,
+        id=case_id,
+    )
+
+
+def make(Case: Any) -> dict[str, list[Any]]:
+    """The samples, built with the table's ``Case`` class."""
+    feature_maps = rng.standard_normal((3, 2, 4, 5)) * 2 + 1
+    channel_first = rng.standard_normal((2, 3, 4, 4)) - 0.5
+    return {
+        "batch_norm": [
+            _case(Case, feature_maps, 0, "nchw"),
+            _case(Case, channel_first, 0, "channel-first-memory", channel_first=True),
+            _case(Case, channel_first, 1, "batch-mean", channel_first=True),
+            _case(Case, channel_first, 2, "batch-var", channel_first=True),
+            _case(Case, rng.standard_normal((6, 3)), 0, "rows"),
+            _case(Case, rng.standard_normal((4, 3)), 2, "rows-var"),
+            _case(Case, rng.standard_normal((3, 2, 7)), 0, "sequences"),
+        ],
+    }
