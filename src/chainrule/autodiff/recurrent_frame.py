@@ -202,6 +202,30 @@ class Sequence(Primitive):
     def _scan_back(self, dseq: Any, dstates: Any, xp: Any) -> tuple[Any, ...]:  # pragma: no cover
         raise NotImplementedError
 
+    # -- the transposed layout's conversions (LSTM, GRU) -----------------------------------------
+    def _column_mask(self) -> Any:
+        """The real-step mask as (T, 1, N), broadcasting over a transposed state, or None."""
+        return None if self.mask is None else self.mask[:, :, 0][:, None, :]
+
+    def _column_state(self, state: Any, shape: tuple[int, int], dtype: Any, xp: Any) -> Any:
+        """A state or its gradient given (N, H) as a fresh (H, N) array; zeros for None."""
+        return xp.zeros(shape, dtype=dtype) if state is None else state.T.copy()
+
+    def _columns(self, seq: Any, xp: Any) -> Any:
+        """``seq (T, N, H)`` copied to a (T, H, N) scratch array (give it back), or None."""
+        if seq is None:
+            return None
+        out = SCRATCH.take(xp, (seq.shape[0], seq.shape[2], seq.shape[1]), seq.dtype)
+        copy_parts(out, seq.transpose(0, 2, 1))
+        return out
+
+    def _rows(self, hs: Any, xp: Any) -> Any:
+        """The transposed states ``hs (T + 1, H, N)`` as (T + 1, N, H); sets ``h_prev``."""
+        seq = xp.empty((hs.shape[0], hs.shape[2], hs.shape[1]), dtype=hs.dtype)
+        copy_parts(seq, hs.transpose(0, 2, 1))
+        self.h_prev = seq[:-1]
+        return seq
+
     def _keep(self, t: int, new: Any, old: Any) -> None:
         """Padded rows of step ``t`` keep the previous state (gradient: pass it through)."""
         if self.mask is not None:
