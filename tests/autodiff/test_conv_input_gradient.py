@@ -39,7 +39,7 @@ def test_shifted_products_equal_col2im(
     weight = rng.normal(size=(out, channels // groups, *kernel)).astype(dtype)
     ho = 7 + sum(padding[0]) - dilation[0] * (kernel[0] - 1)
     wo = 8 + sum(padding[1]) - dilation[1] * (kernel[1] - 1)
-    g = rng.normal(size=(out, 5, ho, wo)).astype(dtype).transpose(1, 0, 2, 3)  # channel-first
+    g = rng.normal(size=(out, ho, wo, 5)).astype(dtype).transpose(3, 0, 1, 2)  # batch-last
     fast = _input_gradient(x, weight, g, padding, dilation, groups, True, monkeypatch)
     slow = _input_gradient(x, weight, g, padding, dilation, groups, False, monkeypatch)
     tol = 1e-4 if dtype == np.float32 else 1e-12

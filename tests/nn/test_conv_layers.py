@@ -276,20 +276,20 @@ def test_batchnorm2d_normalizes_each_channel_over_batch_and_pixels():
 
 
 def test_batchnorm2d_on_a_conv_output_matches_the_same_values_laid_out_nchw():
-    """Conv outputs are channel-first in memory (the fused batch norm's quick path); a plain
+    """Conv outputs are batch-last in memory (the fused batch norm's quick path); a plain
     NCHW copy of the same values takes the general path: same outputs, gradients, statistics."""
     conv = nn.Conv2d(2, 4, 3, padding=1, rng=0)
     x = RNG.normal(size=(6, 2, 7, 7)).astype(np.float32)
     g = RNG.normal(size=(6, 4, 7, 7)).astype(np.float32)
     results = []
-    for layout in ("channel-first", "nchw"):
+    for layout in ("batch-last", "nchw"):
         bn = nn.BatchNorm2d(4)
         bn.weight.data = np.array([1.0, 2.0, 0.5, -1.0], np.float32)
         feature_maps = conv(x).data
         if layout == "nchw":
             feature_maps = np.ascontiguousarray(feature_maps)
         else:
-            assert feature_maps.transpose(1, 0, 2, 3).flags.c_contiguous
+            assert feature_maps.transpose(1, 2, 3, 0).flags.c_contiguous
         xt = cr.tensor(feature_maps, requires_grad=True)
         out = bn(xt)
         out.backward(g)

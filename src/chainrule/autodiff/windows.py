@@ -1,7 +1,7 @@
-"""Sliding windows over channel-first images: padding, strided views, output sizes, and the
-pool of scratch arrays that im2col and pooling reuse between batches.
+"""Sliding windows over batch-last images: padding, strided views, output sizes, and the pool
+of scratch arrays that im2col and pooling reuse between batches.
 
-Images are NCHW to the user; these helpers work on their channel-first view ``(C, N, H, W)``
+Images are NCHW to the user; these helpers work on their batch-last view ``(C, H, W, N)``
 (see ``ops/conv.py`` for why). Large scratch arrays come from a small pool and go back to it
 when a primitive no longer needs them, so they are not faulted in from the operating system
 on every batch.
@@ -17,8 +17,8 @@ from chainrule.autodiff.threads import copy_parts
 from chainrule.errors import ShapeError
 
 __all__ = [
-    "Pair", "scratch", "give_back", "conv_output_size", "check_window", "padded_channels_first",
-    "window_view", "offset_slices",
+    "Pair", "scratch", "give_back", "conv_output_size", "check_window", "batch_last",
+    "padded_batch_last", "window_view", "offset_slices",
 ]  # fmt: skip
 
 Pair = tuple[int, int]
@@ -87,41 +87,47 @@ def check_window(
     return out[0], out[1]
 
 
-def padded_channels_first(x: Any, padding: tuple[Pair, Pair], fill: float, xp: Any) -> Any:
-    """``x`` (N, C, H, W) as a channel-first (C, N, Hp, Wp) array padded with ``fill``.
+def batch_last(x: Any) -> Any:
+    """The (C, H, W, N) view of an (N, C, H, W) array: free, and contiguous for conv outputs."""
+    return x.transpose(1, 2, 3, 0)
 
-    Without padding this is a view (free when ``x`` is already physically channel-first).
-    Otherwise the result is a pooled scratch array the caller gives back.
+
+def padded_batch_last(x: Any, padding: tuple[Pair, Pair], fill: float, xp: Any) -> Any:
+    """``x`` (N, C, H, W) as a batch-last (C, Hp, Wp, N) array padded with ``fill``.
+
+    A view when there is no padding and ``x`` is already batch-last in memory (as conv and
+    pooling outputs are). Otherwise a pooled scratch copy (base None) the caller gives back:
+    windows read from a plain NCHW array's batch-last view would stride across whole images.
     """
-    xc = x.transpose(1, 0, 2, 3)
+    xc = batch_last(x)
     (pt, pb), (pl, pr) = padding
-    if not (pt or pb or pl or pr):
+    if not (pt or pb or pl or pr) and (xp is not np or xc.flags.c_contiguous):
         return xc
-    c, n, h, w = xc.shape
-    out = scratch((c, n, h + pt + pb, w + pl + pr), x.dtype, xp)
+    c, h, w, n = xc.shape
+    out = scratch((c, h + pt + pb, w + pl + pr, n), x.dtype, xp)
     if pt:
-        out[:, :, :pt] = fill
+        out[:, :pt] = fill
     if pb:
-        out[:, :, h + pt :] = fill
+        out[:, h + pt :] = fill
     if pl:
-        out[:, :, :, :pl] = fill
+        out[:, :, :pl] = fill
     if pr:
-        out[:, :, :, w + pl :] = fill
-    copy_parts(out[:, :, pt : pt + h, pl : pl + w], xc)
+        out[:, :, w + pl :] = fill
+    copy_parts(out[:, pt : pt + h, pl : pl + w], xc)
     return out
 
 
 def window_view(xc: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Any:
-    """A read-only (C, kh, kw, N, Ho, Wo) view of a channel-first (C, N, Hp, Wp) array."""
-    sc, sn, sh, sw = xc.strides
-    shape = (xc.shape[0], kernel[0], kernel[1], xc.shape[1], out_hw[0], out_hw[1])
-    strides = (sc, sh * dilation[0], sw * dilation[1], sn, sh * stride[0], sw * stride[1])
+    """A read-only (C, kh, kw, Ho, Wo, N) view of a batch-last (C, Hp, Wp, N) array."""
+    sc, sh, sw, sn = xc.strides
+    shape = (xc.shape[0], kernel[0], kernel[1], out_hw[0], out_hw[1], xc.shape[3])
+    strides = (sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1], sn)
     return np.lib.stride_tricks.as_strided(xc, shape, strides, writeable=False)
 
 
 def offset_slices(i: int, j: int, stride: Pair, dilation: Pair, out_hw: Pair) -> tuple[Any, ...]:
-    """The index of kernel offset (i, j) into a channel-first padded array: (:, :, rows, cols)."""
+    """The index of kernel offset (i, j) into a batch-last padded array: (:, rows, cols, :)."""
     top, left = i * dilation[0], j * dilation[1]
     rows = slice(top, top + stride[0] * (out_hw[0] - 1) + 1, stride[0])
     cols = slice(left, left + stride[1] * (out_hw[1] - 1) + 1, stride[1])
-    return (slice(None), slice(None), rows, cols)
+    return (slice(None), rows, cols, slice(None))

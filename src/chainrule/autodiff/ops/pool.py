@@ -1,9 +1,10 @@
 """Pooling primitives: max pooling that keeps its argmax, and average pooling.
 
-Both work on the channel-first view of the input (see ``ops/conv.py``) one kernel offset at a
-time: each offset is a strided view of the (padded) input of the output's shape, so the
-forward is ``kh*kw - 1`` elementwise maxima or sums and the backward one masked copy or add
-per offset, with no window array and no mask the size of the input.
+Both work on the batch-last view of the input, (C, H, W, N) (see ``ops/conv.py``), one kernel
+offset at a time: each offset is a strided view of the (padded) input of the output's shape,
+made of whole contiguous runs of N values, so the forward is ``kh*kw - 1`` elementwise maxima
+or sums and the backward one masked copy or add per offset, with no window array and no mask
+the size of the input.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from chainrule.autodiff.primitive import Primitive
 from chainrule.autodiff.threads import parallel_for
 from chainrule.autodiff.windows import (
     Pair,
+    batch_last,
     check_window,
     give_back,
     offset_slices,
-    padded_channels_first,
+    padded_batch_last,
 )
 from chainrule.errors import DtypeError, ShapeError
 
@@ -43,7 +45,7 @@ def _pads(padding: Pair) -> tuple[Pair, Pair]:
 
 
 class _Pool2d(Primitive):
-    """Shared frame: checks, the padded channel-first input and the per-offset views."""
+    """Shared frame: checks, the padded batch-last input and the per-offset views."""
 
     fill = 0.0
 
@@ -56,7 +58,7 @@ class _Pool2d(Primitive):
         # Windows overlap unless the stride covers the dilated kernel: then the backward can
         # copy instead of add.
         self.disjoint = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
-        return padded_channels_first(x, pads, self.fill, namespace(x))
+        return padded_batch_last(x, pads, self.fill, namespace(x))
 
     def _views(self, xc: Any) -> list[Any]:
         kh, kw = self.kernel
@@ -67,8 +69,15 @@ class _Pool2d(Primitive):
         ]
 
     def _gradient_frame(self, g: Any) -> tuple[Any, list[Any], Any]:
-        """A zero padded channel-first gradient, its per-offset views, and ``g`` channel-first."""
+        """A zero padded batch-last gradient, its per-offset views, and ``g`` batch-last.
+
+        ``g`` is copied batch-last first when it is not so in memory (the gradient of a
+        Flatten): each offset reads it once, and strided reads are several times slower.
+        """
         xp = namespace(g)
+        gc = batch_last(g)
+        if xp is np and not gc.flags.c_contiguous:
+            gc = np.ascontiguousarray(gc)
         n, c, h, w = self.x_shape
         (pt, pb), (pl, pr) = self.pads
         padded = (h + pt + pb, w + pl + pr)
@@ -76,13 +85,13 @@ class _Pool2d(Primitive):
         # element of dx: no zero fill needed, one pass less over the largest array.
         sizes = zip(self.dilation, self.stride, self.kernel, self.out_hw, padded)
         tiled = self.disjoint and all(d == 1 and s == k and o * s == m for d, s, k, o, m in sizes)
-        dx = (xp.empty if tiled else xp.zeros)((c, n, *padded), dtype=g.dtype)
-        return dx, self._views(dx), g.transpose(1, 0, 2, 3)
+        dx = (xp.empty if tiled else xp.zeros)((c, *padded, n), dtype=g.dtype)
+        return dx, self._views(dx), gc
 
     def _crop(self, dx: Any) -> Any:
         n, c, h, w = self.x_shape
         (pt, _), (pl, _) = self.pads
-        return dx[:, :, pt : pt + h, pl : pl + w].transpose(1, 0, 2, 3)
+        return dx[:, pt : pt + h, pl : pl + w].transpose(3, 0, 1, 2)
 
 
 def _first_argmax(views: list[Any], out: Any, index: Any, xp: Any) -> None:
@@ -138,7 +147,7 @@ class MaxPool2d(_Pool2d):
         parallel_for(part, out.shape[0], xc.size if xp is np else 0)
         if xc.base is None:
             give_back(xc)
-        return out.transpose(1, 0, 2, 3)
+        return out.transpose(3, 0, 1, 2)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         xp = namespace(g)
@@ -180,12 +189,12 @@ class AvgPool2d(_Pool2d):
         self.divisor: Any = float(kernel[0] * kernel[1])
         if not count_include_pad and any(padding):
             ones = xp.ones((1, 1) + x.shape[2:], dtype=x.dtype)
-            counts = padded_channels_first(ones, self.pads, 0.0, xp)
+            counts = padded_batch_last(ones, self.pads, 0.0, xp)
             count = sum(v for v in self._views(counts))
             give_back(counts)
-            self.divisor = count  # (1, 1, Ho, Wo): broadcasts over channels and batch
+            self.divisor = count  # (1, Ho, Wo, 1): broadcasts over channels and batch
         out /= self.divisor
-        return out.transpose(1, 0, 2, 3)
+        return out.transpose(3, 0, 1, 2)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         dx, views, gc = self._gradient_frame(g)

@@ -99,6 +99,10 @@ class Dropout2d(Dropout):
         xp = namespace(x.data)
         draw_dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
         keep = self.rng.random((*x.shape[:2], 1, 1), dtype=draw_dtype) >= self.p
+        if xp is np and x.data.transpose(1, 2, 3, 0).flags.c_contiguous:
+            # conv outputs lie batch-last (CHWN): a mask laid out so keeps the product so too,
+            # and the next conv or pooling layer reads it without a copy (same draws)
+            keep = np.ascontiguousarray(keep.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
         mask = xp.asarray(keep, dtype=x.dtype if x.dtype.kind == "f" else np.float32)
         mask *= 1.0 / (1.0 - self.p)
         return x * mask
