@@ -103,9 +103,10 @@ def _pool(Case: Any, op: Any, kind: str, x: np.ndarray, case_id: str, grad: bool
         "dilation": ref.get("dilation", (1, 1)), "kind": kind,
         "count_include_pad": ref.get("count_include_pad", True),
     }  # fmt: skip
+    clip = 0.0 if params.get("relu") else -np.inf  # relu=True: the pooled map clipped at zero
     return Case(
         lambda a: op.apply(a, **params),
-        lambda a: pool_reference(a, **ref_params),
+        lambda a: np.maximum(pool_reference(a, **ref_params), clip),
         [x],
         grad=grad,
         id=case_id,
@@ -190,6 +191,28 @@ def make(Case: Any) -> dict[str, list[Any]]:
                 grad=False,
                 kernel=(2, 2),
                 stride=(2, 2),
+            ),  # fmt: skip
+            # relu=True: half the windows' maxima negative; 0.01 keeps every value off zero
+            _pool(
+                Case,
+                MaxPool2d,
+                "max",
+                _distinct(2, 3, 6, 6) + 0.01,
+                "2x2-relu",
+                kernel=(2, 2),
+                stride=(2, 2),
+                relu=True,
+            ),  # fmt: skip
+            _pool(
+                Case,
+                MaxPool2d,
+                "max",
+                _distinct(2, 2, 7, 6) - 0.19,
+                "overlap-padding-relu",
+                kernel=(3, 3),
+                stride=(2, 1),
+                padding=(1, 1),
+                relu=True,
             ),  # fmt: skip
         ],
         "avg_pool2d": [

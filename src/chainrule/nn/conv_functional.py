@@ -152,8 +152,13 @@ def _no_ceil(ceil_mode: Any, what: str) -> None:
 
 
 def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
-               dilation: Any = 1, ceil_mode: bool = False) -> Tensor:  # fmt: skip  # noqa: A002
+               dilation: Any = 1, ceil_mode: bool = False, *,
+               relu: bool = False) -> Tensor:  # fmt: skip  # noqa: A002
     """Maximum over windows of ``input (N, C, H, W)``; ``stride`` defaults to the kernel size.
+
+    ``relu=True`` (not in PyTorch) gives ``max_pool2d(relu(input))`` exactly, output and
+    gradient, in one primitive that clips the pooled map: what ``Sequential`` runs for a
+    ``ReLU`` followed by a ``MaxPool2d``.
 
     Examples
     --------
@@ -167,18 +172,19 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     _no_ceil(ceil_mode, "max_pool2d")
     k, s, p = _pool_args(2, kernel_size, stride, padding, "max_pool2d")
     d = as_tuple(dilation, 2, "max_pool2d: dilation")
-    return MaxPool2d.apply(lift(input), kernel=k, stride=s, padding=p, dilation=d)
+    return MaxPool2d.apply(lift(input), kernel=k, stride=s, padding=p, dilation=d, relu=relu)
 
 
 def max_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
-               dilation: Any = 1, ceil_mode: bool = False) -> Tensor:  # fmt: skip  # noqa: A002
-    """Maximum over windows of ``input (N, C, L)``."""
+               dilation: Any = 1, ceil_mode: bool = False, *,
+               relu: bool = False) -> Tensor:  # fmt: skip  # noqa: A002
+    """Maximum over windows of ``input (N, C, L)``; ``relu`` as in ``max_pool2d``."""
     _no_ceil(ceil_mode, "max_pool1d")
     k, s, p = _pool_args(1, kernel_size, stride, padding, "max_pool1d")
     d = as_tuple(dilation, 1, "max_pool1d: dilation")
     x = _as_2d(lift(input), "max_pool1d")
     out = MaxPool2d.apply(x, kernel=(1, k[0]), stride=(1, s[0]), padding=(0, p[0]),
-                          dilation=(1, d[0]))  # fmt: skip
+                          dilation=(1, d[0]), relu=relu)  # fmt: skip
     return _from_2d(out)
 
 

@@ -115,16 +115,22 @@ class MaxPool2d(_Pool2d):
     """Maximum over each window (padding counts as -inf); the gradient goes to the argmax.
 
     Inputs ``x (N, C, H, W)``; params ``kernel``, ``stride``, ``padding``, ``dilation``
-    (pairs). Ties send the whole gradient to the first maximum in the window (row by row, as
-    PyTorch's CPU kernel does). The argmax is kept, as the offset within the window (one byte
-    per output for windows of up to 255 values), only when a graph is recorded.
+    (pairs) and ``relu``. Ties send the whole gradient to the first maximum in the window (row
+    by row, as PyTorch's CPU kernel does). The argmax is kept, as the offset within the window
+    (one byte per output for windows of fewer than 255 values), only when a graph is recorded.
+
+    ``relu=True`` computes ``relu(max(window))``, which is ``max(relu(window))`` exactly (see
+    ``nn/layers/commute.py``): one clip of the pooled map instead of a ReLU over the full one.
+    An output clipped to zero (a maximum <= 0, or NaN) gets the argmax ``kh*kw``, which no
+    offset matches, so its gradient is zero as ``relu``'s is.
     """
 
     name = "max_pool2d"
     fill = -np.inf
 
     def forward(self, x: Any, kernel: Pair = (2, 2), stride: Pair = (2, 2),
-                padding: Pair = (0, 0), dilation: Pair = (1, 1)) -> Any:  # fmt: skip
+                padding: Pair = (0, 0), dilation: Pair = (1, 1),
+                relu: bool = False) -> Any:  # fmt: skip
         xp = namespace(x)
         if x.dtype.kind != "f":
             raise DtypeError(f"max_pool2d: expected a floating input, got {x.dtype}")
@@ -133,7 +139,7 @@ class MaxPool2d(_Pool2d):
         out = xp.empty(views[0].shape, dtype=x.dtype)
         self.argmax = None
         if self.needs_grad is not None:
-            dtype = np.uint8 if len(views) < 256 else np.int32
+            dtype = np.uint8 if len(views) < 255 else np.int32  # kh*kw itself must fit
             self.argmax = xp.empty(out.shape, dtype=dtype)
 
         def part(s: slice) -> None:  # channels s; on several threads when large
@@ -143,6 +149,13 @@ class MaxPool2d(_Pool2d):
                 xp.maximum(o, v, out=o)  # NaN-propagating, like PyTorch
             if self.argmax is not None:
                 _first_argmax(vs, o, self.argmax[s], xp)
+            if relu:
+                if self.argmax is not None:  # clipped outputs: no offset gets the gradient
+                    a = self.argmax[s]
+                    keep = xp.greater(o, 0)  # (copyto with where: ~20x slower here)
+                    xp.multiply(a, keep, out=a)
+                    a += xp.multiply(xp.logical_not(keep), a.dtype.type(len(vs)), dtype=a.dtype)
+                xp.maximum(o, 0, out=o)
 
         parallel_for(part, out.shape[0], xc.size if xp is np else 0)
         if xc.base is None:

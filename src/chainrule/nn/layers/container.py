@@ -10,7 +10,7 @@ import numpy as np
 from chainrule.autodiff import functions as F
 from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError, FormatError, ShapeError
-from chainrule.nn.layers.commute import commutes
+from chainrule.nn.layers.commute import fused
 from chainrule.nn.module import Module
 from chainrule.nn.registry import layer_from_spec, layer_to_spec, register_layer
 
@@ -96,10 +96,11 @@ class Sequential(Module):
         i = 0
         while i < len(layers):
             module = layers[i]
-            if i + 1 < len(layers) and commutes(module, layers[i + 1]):
-                # ReLU then max pooling: the pool first, then the ReLU on the smaller map
-                # (the same output and gradients; see chainrule.nn.layers.commute)
-                x = module(layers[i + 1](x))
+            pair = fused(module, layers[i + 1]) if i + 1 < len(layers) else None
+            if pair is not None:
+                # ReLU then max pooling as one primitive that clips the pooled map (the same
+                # output and gradients; see chainrule.nn.layers.commute)
+                x = pair(x)
                 i += 2
             else:
                 x = module(x)

@@ -50,9 +50,13 @@ class _Pool(Module):
         raise NotImplementedError
 
     def forward(self, x: Any) -> Tensor:
+        return self._checked(self._forward, x)
+
+    def _checked(self, pool: Any, x: Any) -> Tensor:
+        """``pool(x)`` with the rank checked and shape errors naming this layer."""
         x = _check_rank(self, x, self.dims + 2, self.axes)
         try:
-            return self._forward(x)
+            return pool(x)
         except ShapeError as err:
             raise ShapeError(f"{self!r} got input of shape {x.shape}: {err}") from None
 
@@ -94,8 +98,13 @@ class MaxPool2d(_Pool):
     (8, 32, 13, 13)
     """
 
-    def _forward(self, x: Tensor) -> Tensor:
-        return CF.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+    def _forward(self, x: Tensor, relu: bool = False) -> Tensor:
+        return CF.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                             relu=relu)  # fmt: skip
+
+    def rectified(self, x: Any) -> Tensor:
+        """``self(relu(x))`` in one primitive (see ``chainrule.nn.layers.commute``)."""
+        return self._checked(lambda t: self._forward(t, relu=True), x)
 
 
 @register_layer
@@ -113,8 +122,13 @@ class MaxPool1d(_Pool):
     dims = 1
     axes = "L"
 
-    def _forward(self, x: Tensor) -> Tensor:
-        return CF.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+    def _forward(self, x: Tensor, relu: bool = False) -> Tensor:
+        return CF.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                             relu=relu)  # fmt: skip
+
+    def rectified(self, x: Any) -> Tensor:
+        """``self(relu(x))`` in one primitive (see ``chainrule.nn.layers.commute``)."""
+        return self._checked(lambda t: self._forward(t, relu=True), x)
 
 
 class _AvgPool(_Pool):
