@@ -94,23 +94,6 @@ class _Pool2d(Primitive):
         return dx[:, pt : pt + h, pl : pl + w].transpose(3, 0, 1, 2)
 
 
-def _first_argmax(views: list[Any], out: Any, index: Any, xp: Any) -> None:
-    """Write into ``index`` the first offset ``k`` whose view equals the maximum ``out``.
-
-    Arithmetic on a running "found" flag rather than masked assignments (``copyto`` with
-    ``where``): measured here about 40x quicker on a (32, 128, 13, 13) output.
-    """
-    dtype = index.dtype.type
-    index[...] = 0
-    found = xp.equal(views[0], out)
-    hit = xp.empty(out.shape, dtype=bool)
-    for k in range(1, len(views)):
-        xp.equal(views[k], out, out=hit)
-        xp.greater(hit, found, out=hit)  # equal here and not found before
-        index += hit.view(np.uint8).astype(dtype, copy=False) * dtype(k)
-        found |= hit
-
-
 class MaxPool2d(_Pool2d):
     """Maximum over each window (padding counts as -inf); the gradient goes to the argmax.
 
@@ -145,10 +128,19 @@ class MaxPool2d(_Pool2d):
         def part(s: slice) -> None:  # channels s; on several threads when large
             o, vs = out[s], [v[s] for v in views]
             xp.copyto(o, vs[0])
-            for v in vs[1:]:
+            a = None if self.argmax is None else self.argmax[s]
+            if a is not None:
+                a[...] = 0
+                hit, step = xp.empty(o.shape, dtype=bool), xp.empty(o.shape, dtype=a.dtype)
+            for k, v in enumerate(vs[1:], 1):
+                if a is not None:
+                    # offset k takes the argmax only where it is strictly greater than the
+                    # maximum so far (a tie keeps the first); k only grows, so a maximum of
+                    # the indices records the last such offset: no "found" mask, no where=
+                    xp.greater(v, o, out=hit)
+                    xp.multiply(hit, a.dtype.type(k), out=step)
+                    xp.maximum(a, step, out=a)
                 xp.maximum(o, v, out=o)  # NaN-propagating, like PyTorch
-            if self.argmax is not None:
-                _first_argmax(vs, o, self.argmax[s], xp)
             if relu:
                 if self.argmax is not None:  # clipped outputs: no offset gets the gradient
                     a = self.argmax[s]
