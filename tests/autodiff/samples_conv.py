@@ -1,4 +1,5 @@
-"""Primitive-table samples of the convolution family: conv2d, max_pool2d and avg_pool2d.
+"""Primitive-table samples of the convolution family: conv2d, max_pool2d, avg_pool2d and the
+fused conv2d_max_pool2d.
 
 Each reference is written straight from the definition, one output position at a time with
 plain loops over an explicitly padded input, so stride, padding, dilation and groups are
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.ops.conv import Conv2d
+from chainrule.autodiff.ops.conv_pool import Conv2dMaxPool2d
 from chainrule.autodiff.ops.pool import AvgPool2d, MaxPool2d
 
 rng = np.random.default_rng(2468)
@@ -116,6 +118,18 @@ def _pool(Case: Any, op: Any, kind: str, x: np.ndarray, case_id: str, grad: bool
 NO_PAD = ((0, 0), (0, 0))
 
 
+def _conv_pool(Case: Any, inputs: list[np.ndarray], case_id: str, **params: Any) -> Any:
+    """The fused op against the two references composed: conv, optional ReLU, 2x2 max pool."""
+    conv_params = {k: v for k, v in params.items() if k != "relu"}
+    clip = 0.0 if params.get("relu") else -np.inf
+
+    def reference(*a: np.ndarray) -> np.ndarray:
+        y = np.maximum(conv_reference(*a, **conv_params), clip)
+        return pool_reference(y, kernel=(2, 2), stride=(2, 2))
+
+    return Case(lambda *a: Conv2dMaxPool2d.apply(*a, **params), reference, inputs, id=case_id)
+
+
 def make(Case: Any) -> dict[str, list[Any]]:
     """The samples, built with the table's ``Case`` class."""
     return {
@@ -213,6 +227,19 @@ def make(Case: Any) -> dict[str, list[Any]]:
                 stride=(2, 1),
                 padding=(1, 1),
                 relu=True,
+            ),  # fmt: skip
+        ],
+        "conv2d_max_pool2d": [
+            # odd conv outputs (7 columns, 5 rows): the last column or row is in no window
+            _conv_pool(
+                Case,
+                [_r(2, 2, 6, 7), _r(3, 2, 3, 3), _r(3)],
+                "relu-padding",
+                padding=((1, 1), (1, 1)),
+                relu=True,
+            ),  # fmt: skip
+            _conv_pool(
+                Case, [_r(1, 2, 7, 8), _r(2, 2, 2, 2)], "no-bias-dilation", dilation=(2, 1)
             ),  # fmt: skip
         ],
         "avg_pool2d": [

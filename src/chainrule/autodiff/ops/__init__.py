@@ -3,6 +3,7 @@
 from chainrule.autodiff.ops import (
     activation,
     conv,
+    conv_pool,
     elementwise,
     embedding,
     linalg,
@@ -17,6 +18,7 @@ from chainrule.autodiff.ops import (
 __all__ = [
     "activation",
     "conv",
+    "conv_pool",
     "elementwise",
     "embedding",
     "linalg",

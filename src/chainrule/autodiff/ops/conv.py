@@ -39,7 +39,7 @@ from chainrule.autodiff.windows import (
 )
 from chainrule.errors import ShapeError
 
-__all__ = ["Conv2d"]
+__all__ = ["Conv2d", "shifted_input_gradient"]
 
 
 class Conv2d(Primitive):
@@ -126,32 +126,13 @@ class Conv2d(Primitive):
         rows of N instead of ``Hp*Wp``: for that convolution 141 instead of 169, a sixth of
         the products' work.
         """
-        weight, groups = self.weight, self.groups
-        o, cg, kh, kw = weight.shape
-        n, c, h, w = self.x_shape
-        (pt, pb), (pl, pr) = self.padding
-        dh, dw = self.dilation
-        hp, wp = h + pt + pb, w + pl + pr
-        ho, wo = g.shape[2:]
-        size = hp * wp * n
+        o, ho, wo, n = self.weight.shape[0], g.shape[2], g.shape[3], g.shape[0]
+        wp = self.x_shape[3] + sum(self.padding[1])
         spread = scratch((o, ho, wp, n), g.dtype)  # g on the padded grid's rows, zeros after
         spread[:, :, wo:] = 0
         copy_parts(spread[:, :, :wo], batch_last(g))
-        used = ((ho - 1) * wp + wo) * n  # first output position to last, in the flat grid
-        flat = spread.reshape(o, ho * wp * n)[:, :used]
-        reach = ((kh - 1) * dh * wp + (kw - 1) * dw) * n  # how far the last offset shifts
-        dx = np.zeros((c, size + reach), dtype=g.dtype)
-        og = o // groups
-        wt = np.ascontiguousarray(weight.transpose(2, 3, 1, 0))  # W[:, :, i, j].T per offset
-        for k in range(groups):
-            rows, outs = slice(k * cg, (k + 1) * cg), slice(k * og, (k + 1) * og)
-            for i in range(kh):
-                for j in range(kw):
-                    shift = (i * dh * wp + j * dw) * n
-                    gemm(wt[i, j, :, outs], flat[outs], dx[rows, shift : shift + used])
-        give_back(spread)
-        grid = dx[:, :size].reshape(c, hp, wp, n)
-        return grid[:, pt : pt + h, pl : pl + w].transpose(3, 0, 1, 2)
+        return shifted_input_gradient(spread, self.weight, self.groups, self.x_shape,
+                                      self.padding, self.dilation, (ho, wo))  # fmt: skip
 
     def _col2im(self, dcols: Any, xp: Any) -> Any:
         """Sum column gradients back into the (padded) input: one slice-add per kernel offset."""
@@ -167,6 +148,38 @@ class Conv2d(Primitive):
     def release(self) -> None:
         give_back(getattr(self, "cols", None))
         super().release()
+
+
+def shifted_input_gradient(
+    spread: Any, weight: Any, groups: int, x_shape: tuple[int, ...], padding: tuple[Pair, Pair],
+    dilation: Pair, out_hw: Pair,
+) -> Any:  # fmt: skip
+    """The input gradient ``(N, C, H, W)`` of a stride-1 convolution from ``spread``, its output
+    gradient on the padded grid's first ``Ho`` rows, ``(O, Ho, Wp, N)`` with zeros in the
+    columns from ``Wo`` on (see ``Conv2d._input_gradient_by_offsets``); ``spread`` is given back.
+    """
+    o, cg, kh, kw = weight.shape
+    n, c, h, w = x_shape
+    (pt, pb), (pl, pr) = padding
+    dh, dw = dilation
+    hp, wp = h + pt + pb, w + pl + pr
+    ho, wo = out_hw
+    size = hp * wp * n
+    used = ((ho - 1) * wp + wo) * n  # first output position to last, in the flat grid
+    flat = spread.reshape(o, ho * wp * n)[:, :used]
+    reach = ((kh - 1) * dh * wp + (kw - 1) * dw) * n  # how far the last offset shifts
+    dx = np.zeros((c, size + reach), dtype=spread.dtype)
+    og = o // groups
+    wt = np.ascontiguousarray(weight.transpose(2, 3, 1, 0))  # W[:, :, i, j].T per offset
+    for k in range(groups):
+        rows, outs = slice(k * cg, (k + 1) * cg), slice(k * og, (k + 1) * og)
+        for i in range(kh):
+            for j in range(kw):
+                shift = (i * dh * wp + j * dw) * n
+                gemm(wt[i, j, :, outs], flat[outs], dx[rows, shift : shift + used])
+    give_back(spread)
+    grid = dx[:, :size].reshape(c, hp, wp, n)
+    return grid[:, pt : pt + h, pl : pl + w].transpose(3, 0, 1, 2)
 
 
 def _check_conv(x: Any, weight: Any, bias: Any, groups: int) -> None:

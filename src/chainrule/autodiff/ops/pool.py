@@ -26,7 +26,7 @@ from chainrule.autodiff.windows import (
 )
 from chainrule.errors import DtypeError, ShapeError
 
-__all__ = ["MaxPool2d", "AvgPool2d"]
+__all__ = ["MaxPool2d", "AvgPool2d", "window_maximum", "route_gradient"]
 
 
 def _check_pool(op: str, x: Any, kernel: Pair, padding: Pair) -> None:
@@ -94,6 +94,44 @@ class _Pool2d(Primitive):
         return dx[:, pt : pt + h, pl : pl + w].transpose(3, 0, 1, 2)
 
 
+def window_maximum(views: list[Any], out: Any, argmax: Any, relu: bool, xp: Any) -> None:
+    """``out`` = the elementwise maximum of ``views``; ``argmax`` (None: not kept) its offset.
+
+    Offset k takes the argmax only where it is strictly greater than the maximum so far, so a
+    tie keeps the first; k only grows, so a maximum of the indices records the last such
+    offset (no "found" mask, no ``where=``). With ``relu`` the maximum is clipped at zero and a
+    clipped output gets the argmax ``len(views)``, which no offset matches.
+    """
+    xp.copyto(out, views[0])
+    if argmax is not None:
+        argmax[...] = 0
+        hit, step = xp.empty(out.shape, dtype=bool), xp.empty(out.shape, dtype=argmax.dtype)
+    for k, v in enumerate(views[1:], 1):
+        if argmax is not None:
+            xp.greater(v, out, out=hit)
+            xp.multiply(hit, argmax.dtype.type(k), out=step)
+            xp.maximum(argmax, step, out=argmax)
+        xp.maximum(out, v, out=out)  # NaN-propagating, like PyTorch
+    if relu:
+        if argmax is not None:  # clipped outputs (max <= 0, or NaN): no offset gets a gradient
+            keep = xp.greater(out, 0)  # (copyto with where: ~20x slower here)
+            xp.multiply(argmax, keep, out=argmax)
+            argmax += xp.multiply(
+                xp.logical_not(keep), argmax.dtype.type(len(views)), dtype=argmax.dtype
+            )  # fmt: skip
+        xp.maximum(out, 0, out=out)
+
+
+def route_gradient(argmax: Any, g: Any, targets: list[Any], disjoint: bool, xp: Any) -> None:
+    """Send ``g`` to each offset's target where it held the maximum: written when the targets
+    do not overlap (``disjoint``), else added."""
+    for k, t in enumerate(targets):
+        if disjoint:
+            xp.multiply(argmax == k, g, out=t)
+        else:
+            t += xp.multiply(argmax == k, g)
+
+
 class MaxPool2d(_Pool2d):
     """Maximum over each window (padding counts as -inf); the gradient goes to the argmax.
 
@@ -103,7 +141,7 @@ class MaxPool2d(_Pool2d):
     (one byte per output for windows of fewer than 255 values), only when a graph is recorded.
 
     ``relu=True`` computes ``relu(max(window))``, which is ``max(relu(window))`` exactly (see
-    ``nn/layers/commute.py``): one clip of the pooled map instead of a ReLU over the full one.
+    ``nn/layers/fusion.py``): one clip of the pooled map instead of a ReLU over the full one.
     An output clipped to zero (a maximum <= 0, or NaN) gets the argmax ``kh*kw``, which no
     offset matches, so its gradient is zero as ``relu``'s is.
     """
@@ -126,28 +164,8 @@ class MaxPool2d(_Pool2d):
             self.argmax = xp.empty(out.shape, dtype=dtype)
 
         def part(s: slice) -> None:  # channels s; on several threads when large
-            o, vs = out[s], [v[s] for v in views]
-            xp.copyto(o, vs[0])
-            a = None if self.argmax is None else self.argmax[s]
-            if a is not None:
-                a[...] = 0
-                hit, step = xp.empty(o.shape, dtype=bool), xp.empty(o.shape, dtype=a.dtype)
-            for k, v in enumerate(vs[1:], 1):
-                if a is not None:
-                    # offset k takes the argmax only where it is strictly greater than the
-                    # maximum so far (a tie keeps the first); k only grows, so a maximum of
-                    # the indices records the last such offset: no "found" mask, no where=
-                    xp.greater(v, o, out=hit)
-                    xp.multiply(hit, a.dtype.type(k), out=step)
-                    xp.maximum(a, step, out=a)
-                xp.maximum(o, v, out=o)  # NaN-propagating, like PyTorch
-            if relu:
-                if self.argmax is not None:  # clipped outputs: no offset gets the gradient
-                    a = self.argmax[s]
-                    keep = xp.greater(o, 0)  # (copyto with where: ~20x slower here)
-                    xp.multiply(a, keep, out=a)
-                    a += xp.multiply(xp.logical_not(keep), a.dtype.type(len(vs)), dtype=a.dtype)
-                xp.maximum(o, 0, out=o)
+            argmax = None if self.argmax is None else self.argmax[s]
+            window_maximum([v[s] for v in views], out[s], argmax, relu, xp)
 
         parallel_for(part, out.shape[0], xc.size if xp is np else 0)
         if xc.base is None:
@@ -160,12 +178,7 @@ class MaxPool2d(_Pool2d):
         argmax: Any = self.argmax
 
         def part(s: slice) -> None:
-            a, gs = argmax[s], gc[s]
-            for k, v in enumerate(views):
-                if self.disjoint:  # each input lies in one window only: write, do not add
-                    xp.multiply(a == k, gs, out=v[s])
-                else:
-                    v[s] += xp.multiply(a == k, gs)
+            route_gradient(argmax[s], gc[s], [v[s] for v in views], self.disjoint, xp)
 
         parallel_for(part, gc.shape[0], dx.size if xp is np else 0)
         return (self._crop(dx),)

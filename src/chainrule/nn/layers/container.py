@@ -10,7 +10,7 @@ import numpy as np
 from chainrule.autodiff import functions as F
 from chainrule.autodiff.tensor import Tensor
 from chainrule.errors import ConfigError, FormatError, ShapeError
-from chainrule.nn.layers.commute import fused
+from chainrule.nn.layers.fusion import fusion
 from chainrule.nn.module import Module
 from chainrule.nn.registry import layer_from_spec, layer_to_spec, register_layer
 
@@ -95,15 +95,15 @@ class Sequential(Module):
         layers = list(self.children())
         i = 0
         while i < len(layers):
-            module = layers[i]
-            pair = fused(module, layers[i + 1]) if i + 1 < len(layers) else None
-            if pair is not None:
-                # ReLU then max pooling as one primitive that clips the pooled map (the same
-                # output and gradients; see chainrule.nn.layers.commute)
-                x = pair(x)
-                i += 2
+            fused = fusion(layers, i)
+            if fused is not None:
+                # conv [-> ReLU] -> 2x2 max pool, or ReLU -> max pool, as one primitive (the
+                # same output and gradients; see chainrule.nn.layers.fusion)
+                run, count = fused
+                x = run(x)
+                i += count
             else:
-                x = module(x)
+                x = layers[i](x)
                 i += 1
         return x
 

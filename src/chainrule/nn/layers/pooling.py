@@ -103,7 +103,7 @@ class MaxPool2d(_Pool):
                              relu=relu)  # fmt: skip
 
     def rectified(self, x: Any) -> Tensor:
-        """``self(relu(x))`` in one primitive (see ``chainrule.nn.layers.commute``)."""
+        """``self(relu(x))`` in one primitive (see ``chainrule.nn.layers.fusion``)."""
         return self._checked(lambda t: self._forward(t, relu=True), x)
 
 
@@ -127,7 +127,7 @@ class MaxPool1d(_Pool):
                              relu=relu)  # fmt: skip
 
     def rectified(self, x: Any) -> Tensor:
-        """``self(relu(x))`` in one primitive (see ``chainrule.nn.layers.commute``)."""
+        """``self(relu(x))`` in one primitive (see ``chainrule.nn.layers.fusion``)."""
         return self._checked(lambda t: self._forward(t, relu=True), x)
 
 
