@@ -115,7 +115,7 @@ class Conv2dMaxPool2d(Primitive):
         o, c, kh, kw = weight.shape
         n, hq, wq = g.shape[0], g.shape[2], g.shape[3]
         p = hq * wq * n
-        gc = xp.ascontiguousarray(batch_last(g)).reshape(o, p)
+        gc = batch_last(g).reshape(o, p)  # a view when g's rows are contiguous
         dy = scratch((o, 4, p), g.dtype, xp)  # the conv output's gradient, in window order
 
         def route(part: slice) -> None:
