@@ -100,7 +100,9 @@ def window_maximum(views: list[Any], out: Any, argmax: Any, relu: bool, xp: Any)
     Offset k takes the argmax only where it is strictly greater than the maximum so far, so a
     tie keeps the first; k only grows, so a maximum of the indices records the last such
     offset (no "found" mask, no ``where=``). With ``relu`` the maximum is clipped at zero and a
-    clipped output gets the argmax ``len(views)``, which no offset matches.
+    clipped output gets the argmax ``len(views)``, which no offset matches. A window holding a
+    NaN outputs NaN; its gradient goes to the maximum before the first NaN, or to the NaN when it
+    comes first (PyTorch sends it to the NaN).
     """
     xp.copyto(out, views[0])
     if argmax is not None:
@@ -114,11 +116,10 @@ def window_maximum(views: list[Any], out: Any, argmax: Any, relu: bool, xp: Any)
         xp.maximum(out, v, out=out)  # NaN-propagating, like PyTorch
     if relu:
         if argmax is not None:  # clipped outputs (max <= 0, or NaN): no offset gets a gradient
-            keep = xp.greater(out, 0)  # (copyto with where: ~20x slower here)
-            xp.multiply(argmax, keep, out=argmax)
-            argmax += xp.multiply(
-                xp.logical_not(keep), argmax.dtype.type(len(views)), dtype=argmax.dtype
-            )  # fmt: skip
+            xp.greater(out, 0, out=hit)  # (copyto with where: ~20x slower here)
+            xp.logical_not(hit, out=hit)
+            xp.multiply(hit, argmax.dtype.type(len(views)), out=step)
+            xp.maximum(argmax, step, out=argmax)  # every offset is below len(views)
         xp.maximum(out, 0, out=out)
 
 
