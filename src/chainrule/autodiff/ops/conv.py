@@ -157,6 +157,8 @@ def shifted_input_gradient(
     """The input gradient ``(N, C, H, W)`` of a stride-1 convolution from ``spread``, its output
     gradient on the padded grid's first ``Ho`` rows, ``(O, Ho, Wp, N)`` with zeros in the
     columns from ``Wo`` on (see ``Conv2d._input_gradient_by_offsets``); ``spread`` is given back.
+    ``out_hw = (Ho, Wo)`` may be less than the output's size where the rest of its gradient is
+    zero (the fused conv-pool's last row and column).
     """
     o, cg, kh, kw = weight.shape
     n, c, h, w = x_shape
