@@ -15,6 +15,7 @@ import chainrule as cr
 from chainrule.autodiff import denormals, threads
 from chainrule.autodiff.ops.activation import ReLU
 from chainrule.autodiff.ops.conv import Conv2d
+from chainrule.autodiff.ops.conv_pool import Conv2dMaxPool2d
 from chainrule.autodiff.ops.pool import MaxPool2d
 from chainrule.errors import ConfigError
 
@@ -100,7 +101,7 @@ def test_workers_take_the_callers_flush_to_zero_mode(two_threads: None) -> None:
             assert len(modes) == 2 and set(modes.values()) == {wanted}
 
 
-def test_relu_pool_and_conv_give_the_same_bits_on_one_and_two_threads() -> None:
+def test_relu_pool_conv_and_fused_conv_pool_give_the_same_bits_on_one_and_two_threads() -> None:
     rng = np.random.default_rng(0)
     # batch-last memory seen as NCHW, as conv outputs are; ReLU zeros make pooling ties
     x = rng.standard_normal((8, 64, 64, 16)).astype(np.float32).transpose(3, 0, 1, 2)
@@ -122,7 +123,11 @@ def test_relu_pool_and_conv_give_the_same_bits_on_one_and_two_threads() -> None:
         conv.needs_grad = (True, True, True)
         c = conv.forward(y, w, b, padding=((1, 1), (1, 1)))
         grads = conv.backward(np.ones_like(c))
-        return [y, dy, p, dp, c, *grads]
+        fused = Conv2dMaxPool2d()
+        fused.needs_grad = (True, True, True)
+        f = fused.forward(y, w, b, padding=((1, 1), (1, 1)), relu=True)
+        fused_grads = fused.backward(g_pool)
+        return [y, dy, p, dp, c, *grads, f, *fused_grads]
 
     one, two = _with_threads(1, run), _with_threads(2, run)
     for a, b2 in zip(one, two):
