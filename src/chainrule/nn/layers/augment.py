@@ -11,6 +11,7 @@ scatter-add.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from chainrule.errors import ConfigError, ShapeError
 from chainrule.nn import init as nn_init
 from chainrule.nn.module import Module
 from chainrule.nn.registry import register_layer
+from chainrule.validation import check_int, check_number
 
 __all__ = ["RandomFlip", "RandomShift"]
 
@@ -144,20 +146,12 @@ class RandomShift(Module):
         rng: nn_init.RNG = None,
     ) -> None:
         super().__init__()
-        if isinstance(pixels, bool) or not isinstance(pixels, (int, np.integer)) or pixels < 0:
-            raise ConfigError(f"RandomShift: pixels must be an int >= 0, got {pixels!r}")
+        pixels = check_int("RandomShift", "pixels", pixels, low=0)
         if fill_mode not in _FILL_MODES:
             raise ConfigError(
                 f"RandomShift: fill_mode must be one of {list(_FILL_MODES)}, got {fill_mode!r}"
             )
-        if (
-            isinstance(fill_value, bool)
-            or not isinstance(fill_value, (int, float))
-            or not (np.isfinite(fill_value))
-        ):
-            raise ConfigError(
-                f"RandomShift: fill_value must be a finite number, got {fill_value!r}"
-            )
+        fill_value = check_number("RandomShift", "fill_value", fill_value, -math.inf)
         self.pixels, self.fill_mode, self.fill_value = int(pixels), fill_mode, float(fill_value)
         self.rng = nn_init.as_generator(rng)
 
