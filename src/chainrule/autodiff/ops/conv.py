@@ -39,7 +39,7 @@ from chainrule.autodiff.windows import (
 )
 from chainrule.errors import ShapeError
 
-__all__ = ["Conv2d", "shifted_input_gradient"]
+__all__ = ["Conv2d", "add_channel_bias", "shifted_input_gradient"]
 
 
 class Conv2d(Primitive):
@@ -72,12 +72,7 @@ class Conv2d(Primitive):
         w2 = weight.reshape(groups, o // groups, cg * kh * kw)
         out = xp.matmul(w2, cols.reshape(groups, cg * kh * kw, m)).reshape(o, m)
         if bias is not None:
-            b = bias[:, None]
-
-            def add_bias(part: slice) -> None:
-                out[part] += b[part]
-
-            parallel_for(add_bias, o, out.size if xp is np else 0)
+            add_channel_bias(out, bias, xp)
         needs = self.needs_grad or (False, False, False)
         self.weight, self.groups, self.x_shape = weight, groups, x.shape
         self.stride, self.padding, self.dilation = stride, padding, dilation
@@ -148,6 +143,16 @@ class Conv2d(Primitive):
     def release(self) -> None:
         give_back(getattr(self, "cols", None))
         super().release()
+
+
+def add_channel_bias(out: Any, bias: Any, xp: Any) -> None:
+    """``out[o, ...] += bias[o]`` in place for a channel-major product, split over threads."""
+    b = bias.reshape(bias.shape[0], *(1,) * (out.ndim - 1))
+
+    def part(s: slice) -> None:
+        out[s] += b[s]
+
+    parallel_for(part, out.shape[0], out.size if xp is np else 0)
 
 
 def shifted_input_gradient(

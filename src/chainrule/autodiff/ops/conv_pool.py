@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.backend import namespace
-from chainrule.autodiff.ops.conv import _check_conv, shifted_input_gradient
+from chainrule.autodiff.ops.conv import _check_conv, add_channel_bias, shifted_input_gradient
 from chainrule.autodiff.ops.pool import route_gradient, window_maximum
 from chainrule.autodiff.primitive import Primitive
 from chainrule.autodiff.threads import copy_parts, parallel_for
@@ -86,12 +86,7 @@ class Conv2dMaxPool2d(Primitive):
         k, p = c * kh * kw, hq * wq * n
         y = xp.matmul(weight.reshape(o, k), cols.reshape(k, 4 * p)).reshape(o, 4, p)
         if bias is not None:
-            b = bias[:, None, None]
-
-            def add_bias(part: slice) -> None:
-                y[part] += b[part]
-
-            parallel_for(add_bias, o, y.size if xp is np else 0)
+            add_channel_bias(y, bias, xp)
         out = xp.empty((o, p), dtype=y.dtype)
         self.argmax = None if self.needs_grad is None else xp.empty((o, p), dtype=np.uint8)
 
