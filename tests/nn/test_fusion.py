@@ -180,3 +180,12 @@ def test_hooks_and_other_settings_keep_the_layers_apart() -> None:
         assert fusion([other, relu, pool], 0) is None
     assert fusion([conv, relu, nn.MaxPool2d(3)], 0) is None
     assert fusion([conv, relu, nn.MaxPool2d(2, padding=1)], 0) is None
+
+
+def test_the_fused_primitive_names_a_map_too_small_for_its_window() -> None:
+    x = cr.Tensor(np.ones((2, 1, 3, 3), np.float32))
+    w = cr.Tensor(np.ones((2, 1, 3, 3), np.float32))
+    with pytest.raises(ShapeError, match=r"convolution's output \(1, 1\) is smaller than the 2x2"):
+        Conv2dMaxPool2d.apply(x, w)
+    with pytest.raises(ShapeError, match=r"expected input \(N, C, H, W\)"):
+        Conv2dMaxPool2d.apply(cr.Tensor(np.ones((2, 9), np.float32)), w)
