@@ -3,7 +3,9 @@
 A layer direction runs as one primitive: the input projections of all steps are one matrix
 product before the scan, the scan writes into preallocated arrays, backpropagation through
 time runs inside ``backward``, and the weight gradients are one product over all steps after
-it. Subclasses supply the scan and its reverse (``_scan``, ``_scan_back``).
+it. Subclasses supply the scan and its reverse (``_scan``, ``_scan_back``); one that starts
+from something else than the input projections (the LSTM's stacked ``[h; x; 1]``) overrides
+``_project`` and ``_products`` too.
 
 Two layouts. Row-major (``transposed = False``): the state is ``(N, H)`` and a step's gates
 ``(N, G*H)``. Transposed (``transposed = True``): the state is ``(H, N)`` and a step's gates
@@ -134,25 +136,7 @@ class Sequence(Primitive):
         self.mask = None if lengths is None else (np.arange(steps)[:, None] < lengths)[..., None]
         self.x, self.w_ih, self.w_hh, self.reverse = x, w_ih, w_hh, reverse
         self.nonlinearity, self.has_bias, self.biases = nonlinearity, bool(biases), biases
-        w_in = self._input_weight(w_ih)
-        rows = w_in.shape[0]
-        if self.transposed:  # (T, G*H, N); one product per step (as quick as one for all)
-            xw = SCRATCH.take(xp, (steps, rows, batch), x.dtype)
-            if biases:  # the bias as one more input column of ones: no pass over the gates
-                features = x.shape[2]
-                xa = xp.empty((steps, features + 1, batch), dtype=x.dtype)
-                xa[:, :features] = x.transpose(0, 2, 1)
-                xa[:, features] = 1
-                w_bias = self._input_bias(*biases)[:, None].astype(w_in.dtype, copy=False)
-                xp.matmul(xp.concatenate([w_in, w_bias], axis=1), xa, out=xw)
-            else:
-                xp.matmul(w_in, x.transpose(0, 2, 1), out=xw)
-        else:
-            xw = SCRATCH.take(xp, (steps, batch, rows), x.dtype)
-            xp.matmul(x.reshape(steps * batch, -1), w_in.T, out=xw.reshape(steps * batch, rows))
-            if biases:
-                xw += self._input_bias(*biases)
-        outputs = self._scan(xw, states, xp)
+        outputs = self._scan(self._project(x, states, w_ih, biases, xp), states, xp)
         seq = outputs[0]
         if self.mask is not None:
             seq = seq * self.mask
@@ -161,6 +145,31 @@ class Sequence(Primitive):
         if self.needs_grad is None:  # no graph recorded: nothing will run backward
             self.release()
         return (np.ascontiguousarray(seq), *outputs[1:])
+
+    def _project(self, x: Any, states: Any, w_ih: Any, biases: Any, xp: Any) -> Any:
+        """What the scan starts from: here the input projections of all steps, bias included.
+
+        Row-major ``(T, N, G*H)``, transposed ``(T, G*H, N)`` (a ``SCRATCH`` array).
+        """
+        steps, batch, features = x.shape
+        w_in = self._input_weight(w_ih)
+        rows = w_in.shape[0]
+        if not self.transposed:
+            xw = SCRATCH.take(xp, (steps, batch, rows), x.dtype)
+            xp.matmul(x.reshape(steps * batch, -1), w_in.T, out=xw.reshape(steps * batch, rows))
+            if biases:
+                xw += self._input_bias(*biases)
+            return xw
+        xw = SCRATCH.take(xp, (steps, rows, batch), x.dtype)  # one product per step
+        if biases:  # the bias as one more input column of ones: no pass over the gates
+            xa = xp.empty((steps, features + 1, batch), dtype=x.dtype)
+            xa[:, :features] = x.transpose(0, 2, 1)
+            xa[:, features] = 1
+            w_bias = self._input_bias(*biases)[:, None].astype(w_in.dtype, copy=False)
+            xp.matmul(xp.concatenate([w_in, w_bias], axis=1), xa, out=xw)
+        else:
+            xp.matmul(w_in, x.transpose(0, 2, 1), out=xw)
+        return xw
 
     def _check(self, x: Any, states: Any, w_ih: Any, w_hh: Any, biases: Any) -> None:
         hidden = w_hh.shape[-1]
@@ -211,14 +220,6 @@ class Sequence(Primitive):
         """A state or its gradient given (N, H) as a fresh (H, N) array; zeros for None."""
         return xp.zeros(shape, dtype=dtype) if state is None else state.T.copy()
 
-    def _columns(self, seq: Any, xp: Any) -> Any:
-        """``seq (T, N, H)`` copied to a (T, H, N) scratch array (give it back), or None."""
-        if seq is None:
-            return None
-        out = SCRATCH.take(xp, (seq.shape[0], seq.shape[2], seq.shape[1]), seq.dtype)
-        copy_parts(out, seq.transpose(0, 2, 1))
-        return out
-
     def _rows(self, hs: Any, xp: Any) -> Any:
         """The transposed states ``hs (T + 1, H, N)`` as (T + 1, N, H); sets ``h_prev``."""
         seq = xp.empty((hs.shape[0], hs.shape[2], hs.shape[1]), dtype=hs.dtype)
@@ -249,10 +250,8 @@ class Sequence(Primitive):
         # Row-major they are (T, N, G*H), transposed (T, G*H, N).
         dxw, dhw, dstate0 = self._scan_back(dseq, dstates, xp)
         needs = self.needs_grad or ()
-        x2 = self.x.reshape(steps * batch, -1)
-        h2 = self.h_prev.reshape(steps * batch, -1)
         n_state = len(dstate0)
-        gx = gw_ih = gw_hh = gb_ih = gb_hh = None
+        gx = None
         shared, temps = dhw is dxw, [dxw, dhw]
         if self.transposed:  # (T, G*H, N) -> (G*H, T*N) once, so each product below is one
             flats = []
@@ -269,13 +268,22 @@ class Sequence(Primitive):
             gx = (dxw @ self._back_weight(self.w_ih)).reshape(self.x.shape)
             if self.reverse:
                 gx = gx[::-1] if self.perm is None else gx[self.perm, np.arange(batch)]
-        if needs[n_state + 1]:
-            gw_ih = self._unorder(dxw.T @ x2)
-        if needs[n_state + 2]:
-            gw_hh = self._unorder(dhw.T @ h2)
-        if self.has_bias and (needs[n_state + 3] or needs[n_state + 4]):
-            gb_ih = self._unorder(dxw.sum(axis=0))
-            gb_hh = gb_ih.copy() if shared else self._unorder(dhw.sum(axis=0))
+        grads_w = self._products(dxw, dhw, needs[n_state + 1 :])
         SCRATCH.give(*temps)
-        out = (gx, *dstate0, gw_ih, gw_hh)
-        return (*out, gb_ih, gb_hh) if self.has_bias else out
+        return (gx, *dstate0, *grads_w)
+
+    def _products(self, dxw: Any, dhw: Any, needs: Any) -> tuple[Any, ...]:
+        """The weight gradients ``(gw_ih, gw_hh[, gb_ih, gb_hh])``, each one product over all
+        steps; ``dxw``/``dhw`` are ``(T*N, G*H)`` and ``needs`` says which are wanted."""
+        steps, batch, _ = self.x.shape
+        gw_ih = gw_hh = gb_ih = gb_hh = None
+        if needs[0]:
+            gw_ih = self._unorder(dxw.T @ self.x.reshape(steps * batch, -1))
+        if needs[1]:
+            gw_hh = self._unorder(dhw.T @ self.h_prev.reshape(steps * batch, -1))
+        if not self.has_bias:
+            return gw_ih, gw_hh
+        if needs[2] or needs[3]:
+            gb_ih = self._unorder(dxw.sum(axis=0))
+            gb_hh = gb_ih.copy() if dhw is dxw else self._unorder(dhw.sum(axis=0))
+        return gw_ih, gw_hh, gb_ih, gb_hh

@@ -4,15 +4,12 @@ One primitive per layer direction instead of one graph node per time step; the f
 share (checks, the all-steps input product, the weight gradients as one product each, the
 scratch buffers) is ``chainrule.autodiff.recurrent_frame``.
 
-The LSTM runs in the transposed layout (state ``(H, N)``, a step's gates ``(4H, N)``) with its
-rows as ``g, i, f, o`` inside: the three sigmoid gates are one contiguous block, and so are
-the three that the cell gradient multiplies (``g, i, f``). The sigmoid rows of the weights are
-halved, since ``sigmoid(x) = 0.5 * tanh(x / 2) + 0.5``: one ``tanh`` over all four gates, then
-one affine pass over the sigmoid block. Each step is one ``(4H, H) @ (H, N)`` product written
-in place and a dozen passes over contiguous ``(H, N)`` blocks; nothing is allocated inside the
-loop. The GRU runs transposed the same way (rows ``r, z, n``, the two sigmoid blocks halved):
-its benchmark step measured 0.67-1.05 (median ~0.85) x the row-major version, whose gate
-blocks were column slices. The RNN keeps the row-major layout (state ``(N, H)``).
+The LSTM (``chainrule.autodiff.ops.lstm``, re-exported here) runs in a transposed layout,
+state ``(H, N)``, with one product per step over the stacked ``[h; x; 1]``. The GRU runs
+transposed too (state ``(H, N)``, a step's gates ``(3H, N)``, rows ``r, z, n``, the two sigmoid
+blocks' weights halved so that one ``tanh`` and an affine pass make both sigmoids): its
+benchmark step measured 0.67-1.05 (median ~0.85) x the row-major version, whose gate blocks
+were column slices. The RNN keeps the row-major layout (state ``(N, H)``).
 
 Weights and gate order are PyTorch's: LSTM rows ``i, f, g, o``; GRU rows ``r, z, n`` with
 ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``. Time-major inputs ``(T, N, I)``.
@@ -25,8 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from chainrule.autodiff.ops.lstm import LSTMSequence
 from chainrule.autodiff.recurrent_frame import SCRATCH, Sequence, check_lengths
 from chainrule.errors import ConfigError
 
@@ -87,136 +83,6 @@ class RNNSequence(Sequence):
             self._keep(t, new, dh)
             dh = new
         return dpre, dpre, (dh,)
-
-
-# Internal block k holds PyTorch's block _ORDER[k]; _UNORDER inverts it.
-_ORDER = (2, 0, 1, 3)
-_UNORDER = (1, 2, 0, 3)
-
-
-def _blocks(a: Any, order: tuple[int, ...]) -> Any:
-    hidden = a.shape[0] // 4
-    return np.concatenate([a[k * hidden : (k + 1) * hidden] for k in order])
-
-
-class LSTMSequence(Sequence):
-    """LSTM (PyTorch's equations and gate order ``i, f, g, o``).
-
-    Inputs ``x, h0, c0, w_ih (4H, I), w_hh (4H, H)[, b_ih, b_hh]``; outputs
-    ``(output (T, N, H), h_n, c_n)``; params ``lengths``, ``reverse``.
-    """
-
-    name = "lstm_sequence"
-    n_outputs = 3
-    gates = 4
-    has_cell = True
-    transposed = True
-    scratch = ("acts", "cs", "tc")
-
-    def _order(self, a: Any, halve: bool = True) -> Any:
-        """Rows i, f, g, o -> g, i, f, o, the sigmoid rows halved (one tanh for all gates)."""
-        out = _blocks(a, _ORDER)
-        if halve:
-            out[out.shape[0] // 4 :] *= 0.5
-        return out
-
-    def _unorder(self, g: Any) -> Any:
-        return _blocks(g, _UNORDER)
-
-    def _input_weight(self, w_ih: Any) -> Any:
-        return self._order(w_ih)
-
-    def _back_weight(self, w: Any) -> Any:
-        return self._order(w, halve=False)
-
-    def _input_bias(self, b_ih: Any, b_hh: Any) -> Any:
-        return self._order(b_ih + b_hh)
-
-    def _scan(self, xw: Any, states: Any, xp: Any) -> tuple[Any, ...]:
-        steps, rows, batch = xw.shape
-        hidden, dtype = rows // 4, xw.dtype
-        hs = SCRATCH.take(xp, (steps + 1, hidden, batch), dtype)  # states, transposed
-        cs = SCRATCH.take(xp, (steps + 1, hidden, batch), dtype)
-        tc = SCRATCH.take(xp, (steps, hidden, batch), dtype)  # tanh(c_t)
-        acts = xw  # the gate activations g, i, f, o overwrite the input projections
-        hw = xp.empty((rows, batch), dtype=dtype)
-        hs[0], cs[0] = states[0].T, states[1].T
-        w_hh = self._order(self.w_hh)
-        tmp = xp.empty((hidden, batch), dtype=dtype)
-        mask = self._column_mask()
-        keep = None if mask is None else ~mask
-        for t in range(steps):
-            a = acts[t]
-            xp.matmul(w_hh, hs[t], out=hw)
-            a += hw
-            xp.tanh(a, out=a)
-            sig = a[hidden:]
-            sig *= 0.5
-            sig += 0.5
-            c, h = cs[t + 1], hs[t + 1]
-            xp.multiply(a[2 * hidden : 3 * hidden], cs[t], out=c)
-            xp.multiply(a[hidden : 2 * hidden], a[:hidden], out=tmp)
-            c += tmp
-            xp.tanh(c, out=tc[t])
-            xp.multiply(a[3 * hidden :], tc[t], out=h)
-            if keep is not None:  # padded steps keep the previous state
-                xp.copyto(c, cs[t], where=keep[t])
-                xp.copyto(h, hs[t], where=keep[t])
-        self.acts, self.cs, self.tc = acts, cs, tc
-        seq = self._rows(hs, xp)
-        SCRATCH.give(hs)
-        return seq[1:], seq[steps].copy(), cs[steps].T.copy()
-
-    def _scan_back(self, dseq: Any, dstates: Any, xp: Any) -> tuple[Any, ...]:
-        acts, cs, tc = self.acts, self.cs, self.tc
-        steps, rows, batch = acts.shape
-        hidden, dtype = rows // 4, acts.dtype
-        dh, dc = (self._column_state(d, (hidden, batch), dtype, xp) for d in dstates)
-        dseq_t = self._columns(dseq, xp)
-        # a contiguous (H, 4H) copy: the per-step product measured 60 against 67 us on the
-        # transposed view (AMD EPYC, 2 threads, H 128, N 64)
-        w_back = xp.ascontiguousarray(self._order(self.w_hh, halve=False).T)
-        dg = SCRATCH.take(xp, (steps, rows, batch), dtype)  # gradients of the pre-activations
-        dct, tmp = xp.empty((hidden, batch), dtype=dtype), xp.empty((hidden, batch), dtype=dtype)
-        ds = xp.empty((3 * hidden, batch), dtype=dtype)
-        dh_new = xp.empty((hidden, batch), dtype=dtype)
-        dc_new = xp.empty((hidden, batch), dtype=dtype)
-        mask = self._column_mask()
-        keep = None if mask is None else ~mask
-        for t in range(steps - 1, -1, -1):
-            if dseq_t is not None:
-                dh += dseq_t[t]
-            a, tct, d = acts[t], tc[t], dg[t]
-            dgg, di, df, do = (d[k * hidden : (k + 1) * hidden] for k in range(4))
-            g, i, f, o = (a[k * hidden : (k + 1) * hidden] for k in range(4))
-            # dct = dc + dh * o * (1 - tanh(c)^2)
-            xp.multiply(tct, tct, out=tmp)
-            xp.subtract(1, tmp, out=tmp)
-            tmp *= o
-            tmp *= dh
-            xp.add(dc, tmp, out=dct)
-            xp.multiply(dct, i, out=dgg)
-            xp.multiply(dct, g, out=di)
-            xp.multiply(dct, cs[t], out=df)
-            xp.multiply(dh, tct, out=do)
-            # the sigmoid rows times s (1 - s), the tanh row times (1 - g^2)
-            s = a[hidden:]
-            xp.subtract(1, s, out=ds)
-            ds *= s
-            d[hidden:] *= ds
-            xp.multiply(g, g, out=tmp)
-            xp.subtract(1, tmp, out=tmp)
-            dgg *= tmp
-            xp.multiply(dct, f, out=dc_new)
-            if mask is not None:  # padded steps: no gradient in, the state's passes through
-                d *= mask[t]
-            xp.matmul(w_back, d, out=dh_new)
-            if keep is not None:
-                xp.copyto(dh_new, dh, where=keep[t])
-                xp.copyto(dc_new, dc, where=keep[t])
-            dh, dh_new, dc, dc_new = dh_new, dh, dc_new, dc
-        SCRATCH.give(dseq_t)
-        return dg, dg, (dh.T.copy(), dc.T.copy())
 
 
 class GRUSequence(Sequence):
@@ -294,7 +160,6 @@ class GRUSequence(Sequence):
         steps, rows, batch = acts.shape
         hidden, dtype = rows // 3, acts.dtype
         dh = self._column_state(dstates[0], (hidden, batch), dtype, xp)
-        dseq_t = self._columns(dseq, xp)
         dxw = SCRATCH.take(xp, (steps, rows, batch), dtype)  # of the input projections
         dhw = SCRATCH.take(xp, (steps, rows, batch), dtype)  # of the recurrent products
         tmp, direct = xp.empty((hidden, batch), dtype=dtype), xp.empty((hidden, batch), dtype=dtype)
@@ -302,8 +167,8 @@ class GRUSequence(Sequence):
         w_back = xp.ascontiguousarray(self.w_hh.T)  # (H, 3H)
         mask = self._column_mask()
         for t in range(steps - 1, -1, -1):
-            if dseq_t is not None:
-                dh += dseq_t[t]
+            if dseq is not None:  # (N, H) read transposed: no copy of the whole sequence
+                dh += dseq[t].T
             a, dx, dw = acts[t], dxw[t], dhw[t]
             r, z, n = (a[k * hidden : (k + 1) * hidden] for k in range(3))
             dr, dz, dn = (dx[k * hidden : (k + 1) * hidden] for k in range(3))
@@ -333,5 +198,4 @@ class GRUSequence(Sequence):
             if mask is not None:
                 xp.copyto(dh_new, dh, where=~mask[t])
             dh, dh_new = dh_new, dh
-        SCRATCH.give(dseq_t)
         return dxw, dhw, (dh.T.copy(),)
