@@ -70,6 +70,26 @@ def test_layer_gradcheck_two_layers_bidirectional_batch_first(kind: str) -> None
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("n_in", "hidden"), [(1, 1), (1, 3), (3, 1)])
+def test_one_wide_inputs_and_states_keep_their_gradient_shapes(
+    kind: str, n_in: int, hidden: int
+) -> None:
+    # The LSTM slices all its weight gradients out of one product: a one-column slice must
+    # stay a (4H, 1) matrix, never collapse into the bias's vector.
+    layer = _layer(kind, n_in, hidden)
+    x = cr.tensor(RNG.normal(size=(4, 2, n_in)), requires_grad=True)
+
+    def fn(x: cr.Tensor, *ps: cr.Tensor) -> cr.Tensor:
+        out, _ = layer(x)
+        return (out * out).sum()
+
+    fn(x).backward()
+    for name, p in layer.named_parameters():
+        assert p.grad is not None and p.grad.shape == p.shape, name
+    assert cr.gradcheck(fn, [x, *layer.parameters()])
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_shapes_names_and_pytorch_initialization(kind: str) -> None:
     layer = getattr(nn, kind)(5, 8, num_layers=2, bidirectional=True, rng=0)
     gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[kind]

@@ -173,7 +173,6 @@ class LSTMSequence(Sequence):
         hidden, z = self.w_hh.shape[1], self.z
         # z[:, :T] is (K, T, N) with rows (T + 1) * N apart: (K, T*N) is a view, not a copy
         grad = dxw.T @ z[:, :steps].reshape(z.shape[0], steps * batch).T  # (4H, K)
-        cols = [slice(hidden, hidden + features), slice(0, hidden)]
-        cols += [slice(-1, None)] * (2 if self.has_bias else 0)
-        out = (self._unorder(grad[:, c]) if want else None for c, want in zip(cols, needs))
-        return tuple(g if g is None or g.shape[1] > 1 else g[:, 0] for g in out)
+        cols: list[Any] = [slice(hidden, hidden + features), slice(0, hidden)]
+        cols += [-1, -1] if self.has_bias else []  # both biases get the same gradient
+        return tuple(self._unorder(grad[:, c]) if want else None for c, want in zip(cols, needs))
