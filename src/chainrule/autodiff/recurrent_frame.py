@@ -142,9 +142,10 @@ class Sequence(Primitive):
             seq = seq * self.mask
         if reverse:
             seq = seq[::-1] if self.perm is None else seq[self.perm, np.arange(batch)]
+            seq = np.ascontiguousarray(seq)
         if self.needs_grad is None:  # no graph recorded: nothing will run backward
             self.release()
-        return (np.ascontiguousarray(seq), *outputs[1:])
+        return (seq, *outputs[1:])
 
     def _project(self, x: Any, states: Any, w_ih: Any, biases: Any, xp: Any) -> Any:
         """What the scan starts from: here the input projections of all steps, bias included.
