@@ -156,6 +156,25 @@ def test_conv_pool_run_matches_in_float64_and_keeps_the_batch_last_layout() -> N
     assert model(cr.Tensor(x)).data.transpose(1, 2, 3, 0).flags.c_contiguous
 
 
+def test_conv_pool_adds_the_bias_after_the_maximum_same_values_gradient_to_the_larger() -> None:
+    """max(y + b) = max(y) + b bitwise (rounding is monotonic), so the fused op adds the bias to
+    the pooled map, a quarter of the values. Only where two different outputs round to one
+    sum do the two runs part: layer by layer the tie goes to the first, fused to the larger."""
+    conv = nn.Conv2d(1, 1, 1, rng=0)
+    conv.weight.data[...] = 1.0
+    conv.bias.data[...] = 2.0**24  # the float32 spacing there is 2: y + 2**24 rounds to 2**24
+    model = nn.Sequential(conv, nn.MaxPool2d(2))
+    x = np.array([[[[0.25, 0.5], [0.125, 0.0625]]]], np.float32)
+    g = np.ones((1, 1, 1, 1), np.float32)
+    fast = _grads(model, model, x, g)
+    written = _grads(model, lambda t: _layer_by_layer(model, t), x, g)
+    np.testing.assert_array_equal(fast[0], written[0])  # the same output bits
+    assert fast[0].item() == 2.0**24
+    np.testing.assert_array_equal(fast[1][0, 0], [[0, 1], [0, 0]])  # to the larger output
+    np.testing.assert_array_equal(written[1][0, 0], [[1, 0], [0, 0]])  # to the first of the tie
+    np.testing.assert_array_equal(fast[3], written[3])  # the bias gradient is the same
+
+
 def test_conv_pool_falls_back_to_the_layers_where_the_input_does_not_suit() -> None:
     model = nn.Sequential(nn.Conv2d(1, 2, 3, rng=0), nn.ReLU(), nn.MaxPool2d(2))
     unbatched = np.ones((1, 6, 6), np.float32)  # (C, H, W): the layers' own handling

@@ -94,8 +94,11 @@ class _Pool2d(Primitive):
         return dx[:, pt : pt + h, pl : pl + w].transpose(3, 0, 1, 2)
 
 
-def window_maximum(views: list[Any], out: Any, argmax: Any, relu: bool, xp: Any) -> None:
-    """``out`` = the elementwise maximum of ``views``; ``argmax`` (None: not kept) its offset.
+def window_maximum(
+    views: list[Any], out: Any, argmax: Any, relu: bool, xp: Any, bias: Any = None
+) -> None:
+    """``out`` = the elementwise maximum of ``views`` (plus ``bias``, broadcast against it,
+    before any clipping); ``argmax`` (None: not kept) its offset.
 
     Offset k takes the argmax only where it is strictly greater than the maximum so far, so a
     tie keeps the first; k only grows, so a maximum of the indices records the last such
@@ -114,6 +117,8 @@ def window_maximum(views: list[Any], out: Any, argmax: Any, relu: bool, xp: Any)
             xp.multiply(hit, argmax.dtype.type(k), out=step)
             xp.maximum(argmax, step, out=argmax)
         xp.maximum(out, v, out=out)  # NaN-propagating, like PyTorch
+    if bias is not None:
+        out += bias
     if relu:
         if argmax is not None:  # clipped outputs (max <= 0, or NaN): no offset gets a gradient
             xp.greater(out, 0, out=hit)  # (copyto with where: ~20x slower here)
