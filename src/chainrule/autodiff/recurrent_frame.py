@@ -114,7 +114,7 @@ class Sequence(Primitive):
     gates = 1
     has_cell = False
     transposed = False
-    h_prev: Any  # the state before each step as (T, N, H), set by the scan
+    h_prev: Any  # the states before each step (T, N, H), for the default ``_products``
     #: Attributes the scan saves for backward that came from ``SCRATCH`` (given back on release).
     scratch: tuple[str, ...] = ()
 
